@@ -1,0 +1,3 @@
+from editforge.cli import main
+
+main()

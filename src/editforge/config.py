@@ -1,0 +1,104 @@
+"""A run's configuration: one pydantic model, loadable from YAML, every field also a CLI flag.
+
+A YAML file is the versionable form of a run; the CLI's flags override what the file says. Unknown
+keys are errors (with the key named), because a misspelt `max_atempts` silently ignored costs money.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from editforge import taxonomy
+from editforge.records import DEFAULT_THRESHOLD
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the file and the field."""
+
+
+class RoleSpec(BaseModel):
+    """Which provider plays a role, with which model and options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = "offline"
+    model: str | None = None  # None: the provider's default for the role
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Roles(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    writer: RoleSpec = Field(default_factory=RoleSpec)
+    rewriter: RoleSpec = Field(default_factory=RoleSpec)
+    editor: RoleSpec = Field(default_factory=RoleSpec)
+    judge: RoleSpec = Field(default_factory=RoleSpec)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path
+    source: Literal["folder", "samples"] = "folder"
+    images: Path | None = None  # the photo folder, for source: folder
+    photos: int | None = Field(default=None, ge=1)  # use at most this many photos
+    per_photo: int = Field(default=3, ge=1, le=35)  # edit types planned per photo
+    edit_types: list[str] | None = None  # restrict to these types (keys or release strings)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    seed: int = 0
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    max_side: int = Field(default=1024, ge=64)  # photos are downscaled to this longest side
+    roles: Roles = Field(default_factory=Roles)
+
+    @field_validator("edit_types")
+    @classmethod
+    def _known_types(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            return [taxonomy.get(name).key for name in value]
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from exc
+
+    def check_runnable(self) -> None:
+        if self.source == "folder" and self.images is None:
+            raise ConfigError("no photos: pass --images DIR (or `images:` in the config file)")
+        if self.source == "folder" and self.images is not None and not self.images.is_dir():
+            raise ConfigError(f"--images {self.images}: not a directory")
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    base = path.parent
+    for key in ("out", "images"):  # relative paths in a config file are relative to the file
+        if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+            data[key] = str(base / data[key])
+    return data
+
+
+def build_config(file_values: dict[str, Any], overrides: dict[str, Any], origin: str = "config") -> RunConfig:
+    """Merge a config file's values with CLI overrides (None means 'not given') and validate."""
+    merged = dict(file_values)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from exc

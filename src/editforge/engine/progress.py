@@ -1,0 +1,104 @@
+"""What a person watching a run sees: a live bar while it runs, a table when it ends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from editforge import taxonomy
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    by_category: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, edit_type: str, status: str) -> None:
+        category = taxonomy.get(edit_type).category
+        self.by_category.setdefault(category, Counter())[status] += 1
+        if status == "passed":
+            self.passed += 1
+        elif status == "failed":
+            self.failed += 1
+        else:
+            self.errors += 1
+
+
+class RunProgress:
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console = console
+        self.tally = Tally()
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "[green]✓ {task.fields[passed]}[/] [red]✗ {task.fields[failed]}[/] "
+                "[yellow]! {task.fields[errors]}[/]"
+            ),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=quiet,
+        )
+        self._ids: dict[str, int] = {}
+
+    def __enter__(self) -> RunProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def start(self, name: str, total: int, done: int = 0) -> None:
+        self._ids[name] = self._bar.add_task(
+            name, total=total, completed=done, passed=0, failed=0, errors=0, rate=""
+        )
+
+    def advance(self, name: str, edit_type: str | None = None, status: str | None = None) -> None:
+        task_id = self._ids[name]
+        if edit_type and status:
+            self.tally.add(edit_type, status)
+        self._bar.advance(task_id)
+        elapsed = self._bar.tasks[task_id].elapsed or 0.0
+        done = self._bar.tasks[task_id].completed
+        rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else ""
+        self._bar.update(
+            task_id, passed=self.tally.passed, failed=self.tally.failed, errors=self.tally.errors, rate=rate
+        )
+
+
+def category_table(counts: dict[str, Counter[str]], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("category")
+    for column in ("passed", "failed", "errors", "pass rate"):
+        table.add_column(column, justify="right")
+    total: Counter[str] = Counter()
+    for category in taxonomy.categories():
+        if category not in counts:
+            continue
+        c = counts[category]
+        total.update(c)
+        table.add_row(category, *_row(c))
+    table.add_row("[bold]all", *_row(total))
+    return table
+
+
+def _row(c: Counter[str]) -> list[str]:
+    judged = c["passed"] + c["failed"]
+    rate = f"{c['passed'] / judged:.2f}" if judged else "–"
+    return [str(c["passed"]), str(c["failed"]), str(c["error"]), rate]

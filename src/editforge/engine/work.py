@@ -1,0 +1,117 @@
+"""The functions a worker process runs: build the models once, then call one stage per request.
+
+Each returns a record (or a `StageFailure` saying why not) and never raises for a bad photo or a
+failed model call, so one bad item cannot take a worker, or the run, down. Arguments and results are
+small records; pixels travel through the run's image store on disk.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from editforge.config import Roles
+from editforge.images import PhotoError
+from editforge.models.base import ModelCallError, Role
+from editforge.models.registry import build_role
+from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, Verdict
+from editforge.sources import SourceItem
+from editforge.stages.edit import edit_attempt
+from editforge.stages.ingest import ingest_photo
+from editforge.stages.judge import judge_attempt
+from editforge.stages.write import rewrite_instruction, write_instruction
+from editforge.store.images import ImageStore
+
+
+@dataclass
+class StageFailure:
+    reason: str
+
+
+@dataclass
+class WorkerContext:
+    run_dir: Path
+    roles: Roles
+    images: ImageStore = field(init=False)
+    _models: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.images = ImageStore(self.run_dir)
+
+    def model(self, role: Role) -> Any:
+        if role not in self._models:
+            spec = getattr(self.roles, role)
+            self._models[role] = build_role(role, spec.provider, spec.model, spec.options)
+        return self._models[role]
+
+
+_context: WorkerContext | None = None
+
+
+def init_worker(run_dir: Path, roles: Roles) -> None:
+    """Process-pool initializer: each worker builds its own models, once."""
+    global _context
+    # Ctrl-C is the parent's to handle: it stops handing out work and leaves a resumable ledger.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _context = WorkerContext(run_dir, roles)
+
+
+def context() -> WorkerContext:
+    if _context is None:
+        raise RuntimeError("worker used before init_worker()")
+    return _context
+
+
+def do_ingest(item: SourceItem, max_side: int) -> Photo | SourceFailure:
+    from editforge.models.offline.analysis import analyze  # cheap, keyless: always used to pick types
+
+    ctx = context()
+    try:
+        data = item.read_bytes()
+        return ingest_photo(item.uri, data, ctx.images, analyze, max_side, item.attribution, item.license)
+    except PhotoError as exc:
+        return SourceFailure(uri=item.uri, reason=str(exc))
+    except OSError as exc:
+        return SourceFailure(uri=item.uri, reason=f"{item.uri}: cannot read ({exc.strerror or exc})")
+    except Exception as exc:  # a photo that trips a library bug is that photo's failure
+        return SourceFailure(uri=item.uri, reason=f"{item.uri}: {type(exc).__name__}: {exc}")
+
+
+def do_write(task: Task, photo: Photo) -> Instruction | StageFailure:
+    ctx = context()
+    try:
+        return write_instruction(ctx.model("writer"), task, photo, ctx.images)
+    except ModelCallError as exc:
+        return StageFailure(f"writer: {exc.reason}")
+    except Exception as exc:
+        return StageFailure(f"writer error: {type(exc).__name__}: {exc}")
+
+
+def do_rewrite(task: Task, long: Instruction) -> Instruction | StageFailure:
+    try:
+        return rewrite_instruction(context().model("rewriter"), task, long)
+    except ModelCallError as exc:
+        return StageFailure(f"rewriter: {exc.reason}")
+    except Exception as exc:
+        return StageFailure(f"rewriter error: {type(exc).__name__}: {exc}")
+
+
+def do_edit(task: Task, instruction: str, index: int) -> Attempt:
+    ctx = context()
+    return edit_attempt(ctx.model("editor"), task, instruction, index, ctx.images)
+
+
+def do_judge(task: Task, attempt: Attempt, threshold: float) -> Verdict:
+    ctx = context()
+    return judge_attempt(ctx.model("judge"), task, attempt, ctx.images, threshold)
+
+
+def supported_types(roles: Roles) -> dict[str, frozenset[str]]:
+    """The edit types each type-declaring role can do (built here so the parent needs no model state)."""
+    out: dict[str, frozenset[str]] = {}
+    for role in ("writer", "editor", "judge"):
+        spec = getattr(roles, role)
+        out[role] = frozenset(build_role(role, spec.provider, spec.model, spec.options).supported_types)  # type: ignore[arg-type]
+    return out

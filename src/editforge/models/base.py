@@ -1,0 +1,100 @@
+"""The four roles a model can play, as small protocols, and the replies they return.
+
+A provider module (offline, gemini, openai_compat, hf) offers some of these roles and declares which
+edit types each can do. Providers know nothing of the engine: they take pixels and text, return
+pixels and text, and say what the call cost. Images are RGB `uint8` arrays of shape (H, W, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from editforge.records import ModelRef, PhotoFacts, Scores, Usage
+from editforge.taxonomy import EditType
+
+Role = Literal["writer", "rewriter", "editor", "judge"]
+ROLES: tuple[Role, ...] = ("writer", "rewriter", "editor", "judge")
+
+
+class ModelCallError(Exception):
+    """A call that failed in a way worth recording (refusal, no image, bad reply), not a bug.
+
+    `raw` keeps whatever the model did send so the ledger can show it.
+    """
+
+    def __init__(self, reason: str, raw: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+@dataclass
+class WriteRequest:
+    image: np.ndarray
+    edit_type: EditType
+    seed: int
+    facts: PhotoFacts = field(default_factory=PhotoFacts)
+    history: list[str] = field(default_factory=list)  # earlier turns' instructions, oldest first
+
+
+@dataclass
+class TextReply:
+    text: str
+    raw: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class EditReply:
+    image: np.ndarray
+    raw: str = ""  # what the editor said besides the image (a caption, the parsed operation, ...)
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class JudgeReply:
+    """`scores` is None exactly when the judge abstains (it cannot judge this type) — never guessed."""
+
+    scores: Scores | None
+    rationale: str
+    raw: str = ""
+    usage: Usage = field(default_factory=Usage)
+    abstain_reason: str | None = None
+
+
+@runtime_checkable
+class Writer(Protocol):
+    ref: ModelRef
+    supported_types: frozenset[str]
+
+    def write(self, request: WriteRequest) -> TextReply: ...
+
+
+@runtime_checkable
+class Rewriter(Protocol):
+    ref: ModelRef
+
+    def rewrite(self, long_instruction: str, edit_type: EditType, seed: int) -> TextReply: ...
+
+
+@runtime_checkable
+class Editor(Protocol):
+    ref: ModelRef
+    supported_types: frozenset[str]
+
+    def edit(self, image: np.ndarray, instruction: str, seed: int) -> EditReply:
+        """Perform what `instruction` asks. Raises ModelCallError when it cannot."""
+        ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    ref: ModelRef
+    supported_types: frozenset[str]
+
+    def judge(
+        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType
+    ) -> JudgeReply: ...

@@ -1,0 +1,24 @@
+"""Photos in a folder (recursively), in a stable order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from editforge.images import PHOTO_SUFFIXES
+from editforge.sources import SourceItem
+
+
+def folder_items(root: Path) -> list[SourceItem]:
+    root = Path(root)
+    found: list[Path] = []
+    # os.walk does not follow directory symlinks, so a symlink loop cannot trap the scan.
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and name.lower().endswith(PHOTO_SUFFIXES):
+                found.append(Path(dirpath) / name)
+    return [
+        SourceItem(uri=str(p.resolve() if not p.is_symlink() else p.absolute()), path=p)
+        for p in sorted(found)
+    ]

@@ -1,0 +1,63 @@
+"""One edit attempt. A failed attempt is a record with its reason, never an exception upward."""
+
+from __future__ import annotations
+
+import time
+
+from editforge.images import check_rgb
+from editforge.models.base import Editor, ModelCallError
+from editforge.records import Attempt, Task, stable_id
+from editforge.stages.io import ImageIO
+from editforge.stages.plan import derive_seed
+
+
+def attempt_seed(task: Task, index: int) -> int:
+    return derive_seed(task.seed, "attempt", index)
+
+
+def attempt_id(task: Task, index: int) -> str:
+    return stable_id("attempt", task.task_id, index)
+
+
+def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, images: ImageIO) -> Attempt:
+    seed = attempt_seed(task, index)
+    base = {
+        "attempt_id": attempt_id(task, index),
+        "task_id": task.task_id,
+        "index": index,
+        "seed": seed,
+        "instruction": instruction,
+        "model": editor.ref,
+    }
+    source = images.get(task.input_image)
+    started = time.perf_counter()
+    try:
+        reply = editor.edit(source, instruction, seed)
+        check_rgb(reply.image)
+    except ModelCallError as exc:
+        return Attempt(
+            **base,
+            status="failed",
+            error=exc.reason,
+            raw_reply=exc.raw,
+            elapsed_s=time.perf_counter() - started,
+        )
+    except Exception as exc:  # an editor bug on odd input is this attempt's failure, not the run's
+        return Attempt(
+            **base,
+            status="failed",
+            error=f"editor error: {type(exc).__name__}: {exc}",
+            elapsed_s=time.perf_counter() - started,
+        )
+    elapsed = time.perf_counter() - started
+    height, width = reply.image.shape[:2]
+    return Attempt(
+        **base,
+        status="ok",
+        output_image=images.put(reply.image),
+        width=width,
+        height=height,
+        raw_reply=reply.raw,
+        usage=reply.usage,
+        elapsed_s=elapsed,
+    )

@@ -1,0 +1,46 @@
+"""Judge one attempt. An unparseable or failing judge is recorded as a judge failure, never a score."""
+
+from __future__ import annotations
+
+from editforge import taxonomy
+from editforge.models.base import Judge, ModelCallError
+from editforge.records import Attempt, Task, Verdict
+from editforge.stages.io import ImageIO
+
+
+def judge_attempt(judge: Judge, task: Task, attempt: Attempt, images: ImageIO, threshold: float) -> Verdict:
+    if attempt.output_image is None:
+        raise ValueError(f"attempt {attempt.attempt_id} has no image to judge")
+    base = {
+        "attempt_id": attempt.attempt_id,
+        "task_id": task.task_id,
+        "threshold": threshold,
+        "model": judge.ref,
+    }
+    try:
+        reply = judge.judge(
+            images.get(task.input_image),
+            images.get(attempt.output_image),
+            attempt.instruction,
+            taxonomy.get(task.edit_type),
+        )
+    except ModelCallError as exc:
+        return Verdict(**base, status="failed", rationale=exc.reason, raw_reply=exc.raw)
+    except Exception as exc:  # a judge bug is a judge failure for this attempt, never a guessed score
+        return Verdict(**base, status="failed", rationale=f"judge error: {type(exc).__name__}: {exc}")
+    if reply.scores is None:
+        return Verdict(
+            **base,
+            status="abstained",
+            rationale=reply.abstain_reason or reply.rationale,
+            raw_reply=reply.raw,
+            usage=reply.usage,
+        )
+    return Verdict(
+        **base,
+        status="scored",
+        scores=reply.scores,
+        rationale=reply.rationale,
+        raw_reply=reply.raw,
+        usage=reply.usage,
+    )

@@ -1,0 +1,197 @@
+"""The run's memory: a SQLite ledger (WAL) of every photo, task, instruction, attempt and verdict.
+
+Everything a model produced is written here the moment it finishes, so a killed run resumes where it
+stopped and never asks a model twice for something it already answered. Records are stored as their
+JSON, with a few columns pulled out for queries. Only one process (the runner) writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, Verdict
+
+TaskStatus = Literal["planned", "passed", "failed", "error"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (
+    photo_id TEXT PRIMARY KEY, uri TEXT NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photo_uris (uri TEXT PRIMARY KEY, photo_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_failures (uri TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, photo_id TEXT NOT NULL, edit_type TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'planned', reason TEXT, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS instructions (
+    task_id TEXT NOT NULL, kind TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (task_id, kind));
+CREATE TABLE IF NOT EXISTS attempts (
+    attempt_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, idx INTEGER NOT NULL, json TEXT NOT NULL,
+    UNIQUE (task_id, idx));
+CREATE TABLE IF NOT EXISTS verdicts (
+    attempt_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, passed INTEGER, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
+CREATE INDEX IF NOT EXISTS attempts_task ON attempts (task_id, idx);
+CREATE INDEX IF NOT EXISTS verdicts_task ON verdicts (task_id);
+"""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we commit explicitly, one small transaction per finished piece of work.
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- photos ----------------------------------------------------------------------------------
+    def add_photo(self, photo: Photo) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO photos (photo_id, uri, json) VALUES (?, ?, ?)",
+                (photo.photo_id, photo.uri, photo.model_dump_json()),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO photo_uris (uri, photo_id) VALUES (?, ?)", (photo.uri, photo.photo_id)
+            )
+
+    def photo_for_uri(self, uri: str) -> Photo | None:
+        row = self.db.execute(
+            "SELECT p.json FROM photo_uris u JOIN photos p USING (photo_id) WHERE u.uri = ?", (uri,)
+        ).fetchone()
+        return Photo.model_validate_json(row[0]) if row else None
+
+    def photo(self, photo_id: str) -> Photo:
+        row = self.db.execute("SELECT json FROM photos WHERE photo_id = ?", (photo_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"photo {photo_id} not in ledger")
+        return Photo.model_validate_json(row[0])
+
+    def photos(self) -> Iterator[Photo]:
+        for (js,) in self.db.execute("SELECT json FROM photos ORDER BY photo_id"):
+            yield Photo.model_validate_json(js)
+
+    def add_source_failure(self, failure: SourceFailure) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_failures (uri, reason) VALUES (?, ?)",
+            (failure.uri, failure.reason),
+        )
+
+    def source_failures(self) -> list[SourceFailure]:
+        rows = self.db.execute("SELECT uri, reason FROM source_failures ORDER BY uri")
+        return [SourceFailure(uri=u, reason=r) for u, r in rows]
+
+    def is_known_source(self, uri: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM photo_uris WHERE uri = ? UNION SELECT 1 FROM source_failures WHERE uri = ?",
+                (uri, uri),
+            ).fetchone()
+            is not None
+        )
+
+    # -- tasks -----------------------------------------------------------------------------------
+    def add_tasks(self, tasks: list[Task]) -> int:
+        """Insert planned tasks, ignoring ones already planned (a resumed run re-plans the same ids)."""
+        with self.db:
+            start = self.db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM tasks").fetchone()[0]
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO tasks (task_id, seq, photo_id, edit_type, json)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (t.task_id, start + i, t.photo_id, t.edit_type, t.model_dump_json())
+                    for i, t in enumerate(tasks)
+                ],
+            )
+            return self.db.total_changes - before
+
+    def tasks(self, status: TaskStatus | None = None) -> Iterator[Task]:
+        if status is None:
+            cursor = self.db.execute("SELECT json FROM tasks ORDER BY seq")
+        else:
+            cursor = self.db.execute("SELECT json FROM tasks WHERE status = ? ORDER BY seq", (status,))
+        for (js,) in cursor.fetchall():
+            yield Task.model_validate_json(js)
+
+    def task_status(self, task_id: str) -> tuple[TaskStatus, str | None]:
+        row = self.db.execute("SELECT status, reason FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"task {task_id} not in ledger")
+        return row[0], row[1]
+
+    def set_task_status(self, task_id: str, status: TaskStatus, reason: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE tasks SET status = ?, reason = ? WHERE task_id = ?", (status, reason, task_id)
+        )
+
+    def count_tasks(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+
+    def counts_by_type(self) -> list[tuple[str, str, int]]:
+        return self.db.execute(
+            "SELECT edit_type, status, COUNT(*) FROM tasks GROUP BY edit_type, status ORDER BY edit_type"
+        ).fetchall()
+
+    # -- model outputs ---------------------------------------------------------------------------
+    def add_instruction(self, instruction: Instruction) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO instructions (task_id, kind, json) VALUES (?, ?, ?)",
+            (instruction.task_id, instruction.kind, instruction.model_dump_json()),
+        )
+
+    def instruction(self, task_id: str, kind: str) -> Instruction | None:
+        row = self.db.execute(
+            "SELECT json FROM instructions WHERE task_id = ? AND kind = ?", (task_id, kind)
+        ).fetchone()
+        return Instruction.model_validate_json(row[0]) if row else None
+
+    def add_attempt(self, attempt: Attempt) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO attempts (attempt_id, task_id, idx, json) VALUES (?, ?, ?, ?)",
+            (attempt.attempt_id, attempt.task_id, attempt.index, attempt.model_dump_json()),
+        )
+
+    def attempts(self, task_id: str) -> list[Attempt]:
+        rows = self.db.execute("SELECT json FROM attempts WHERE task_id = ? ORDER BY idx", (task_id,))
+        return [Attempt.model_validate_json(js) for (js,) in rows]
+
+    def add_verdict(self, verdict: Verdict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO verdicts (attempt_id, task_id, passed, json) VALUES (?, ?, ?, ?)",
+            (verdict.attempt_id, verdict.task_id, verdict.passed, verdict.model_dump_json()),
+        )
+
+    def verdict(self, attempt_id: str) -> Verdict | None:
+        row = self.db.execute("SELECT json FROM verdicts WHERE attempt_id = ?", (attempt_id,)).fetchone()
+        return Verdict.model_validate_json(row[0]) if row else None
+
+    def verdicts(self, task_id: str) -> dict[str, Verdict]:
+        rows = self.db.execute("SELECT json FROM verdicts WHERE task_id = ?", (task_id,))
+        return {v.attempt_id: v for v in (Verdict.model_validate_json(js) for (js,) in rows)}
+
+    def count(
+        self, table: Literal["photos", "attempts", "verdicts", "instructions", "source_failures"]
+    ) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
