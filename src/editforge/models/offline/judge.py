@@ -1,0 +1,232 @@
+"""The offline metric judge: Pico-Banana's four criteria, measured instead of asked.
+
+No key, no GPU. For each edit type the classical editor does, a check (checks*.py)
+reads the instruction's asked direction with `intent.parse_instruction` and measures whether that
+change happened; seamlessness, preservation and technical quality come from plain measurements
+(metrics.py). For any other type it abstains: scores None, with the reason — it never guesses.
+
+Every reply carries its measurements as JSON in `raw`, so a run can be re-filtered later without
+re-judging.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+
+from editforge.models.base import JudgeReply
+from editforge.models.offline import metrics as m
+from editforge.models.offline.checks import SPECS as LOOK_SPECS
+from editforge.models.offline.checks import Outcome, Params, Spec, Views, ramp
+from editforge.models.offline.checks_spatial import SEAM_BAD, SEAM_OK
+from editforge.models.offline.checks_spatial import SPECS as SPATIAL_SPECS
+from editforge.models.offline.checks_style import SPECS as STYLE_SPECS
+from editforge.models.offline.intent import parse_instruction
+from editforge.records import ModelRef, Scores
+from editforge.taxonomy import EditType
+
+SPECS: dict[str, Spec] = {**LOOK_SPECS, **STYLE_SPECS, **SPATIAL_SPECS}
+
+MAX_SIDE = 1600  # larger photos are measured downsized: statistics, not pixels, are judged
+NO_CHANGE_MAD = 1.0  # mean |out − src| (levels) below which nothing visible changed
+BLANK_STD = 2.0  # grey std (levels) of a blank / constant frame
+# seamlessness
+BLOCKS_OK, BLOCKS_BAD = 0.08, 0.5  # 8×8 block-edge excess over the source: JPEG q≈10 sits near 0.5
+BANDING_OK, BANDING_BAD = 0.3, 0.7  # share of tonal levels lost in smooth gradients
+HALF_OK, HALF_BAD = 0.8, 0.95  # the edit stops at a straight line: 1.0 = one side untouched, hard edge
+# technical quality
+CLIP_OK, CLIP_BAD = 0.03, 0.25  # newly clipped share of channel values
+BLUR_OK, BLUR_BAD = 1.0, 3.5  # halvings of the contrast-normalised Laplacian variance
+NOISE_OK, NOISE_BAD = 4.0, 20.0  # noise sigma rise (levels) for types where noise is a flaw
+GRAIN_OK, GRAIN_BAD = 25.0, 45.0  # ... and for types whose look is texture: only absurd noise
+FLAT_OK, FLAT_BAD = 12.0, 4.0  # grey std (levels): a nearly flat frame has lost its picture
+BROKEN_QUALITY = 0.05  # technical quality of an output that is not an RGB uint8 image
+
+
+def _plain(obj: object) -> object:
+    """JSON-ready copy: numpy scalars to Python, floats to 4 places, NaN/inf to null."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return round(obj, 4) if math.isfinite(obj) else None
+    return obj
+
+
+def read_params(instruction: str, key: str) -> Params | None:
+    """The asked parameters for `key`, or None when the instruction does not say (in words we know).
+
+    The shared reader returns the look named *first*; an instruction for one type may name another
+    type's word before its own ("warm golden-hour light" reads as a warm tone). So when the whole
+    text reads as another type, its clauses, then its tails word by word, are read for this type.
+    """
+    text = instruction or ""
+    candidates = [text, *re.split(r"[.;!?\n]+", text)]
+    words = text.split()
+    candidates += [" ".join(words[i:]) for i in range(1, len(words))]
+    for candidate in candidates:
+        intent = parse_instruction(candidate)
+        if intent is not None and intent.edit_type == key:
+            return dict(intent.params)
+    return None
+
+
+class MetricJudge:
+    """Scores the 13 edit types the classical editor does, from measurements alone."""
+
+    ref = ModelRef(provider="offline", model="metric-judge", prompt_version="v1")
+    supported_types: frozenset[str] = frozenset(SPECS)
+
+    def judge(
+        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType
+    ) -> JudgeReply:
+        key = edit_type.key
+        spec = SPECS.get(key)
+        if spec is None:
+            return self._abstain(f"metric judge has no check for {key}")
+        src = m.as_rgb(source)
+        if src.image is None:
+            return self._abstain(f"source image unusable: {'; '.join(src.problems)}")
+        out = m.as_rgb(edited)
+        if out.image is None:
+            return self._broken(key, f"output unusable: {'; '.join(out.problems)}", out.problems)
+        views = Views(m.fit(src.image, MAX_SIDE), m.fit(out.image, MAX_SIDE))
+        grey_std = float(m.gray(m.fit(views.out_full)).std())
+        if grey_std < BLANK_STD:
+            return self._broken(key, f"output is blank (grey std {grey_std:.1f})", out.problems, seam=0.2)
+        params = read_params(instruction, key)
+        change = self._change(views)
+        outcome = spec.check(views, params)
+        if spec.diff_seams and change >= NO_CHANGE_MAD:
+            self._half_applied(views, outcome)
+        if change < NO_CHANGE_MAD:
+            outcome.compliance = 0.0
+            outcome.evidence = f"no visible change (mean |diff| {change:.2f} levels)"
+        elif params is None and outcome.compliance > 0:
+            outcome.evidence += " (instruction not parsed: judged against the edit type alone)"
+        seam, seam_note, seam_measures = self._seamlessness(views, spec, outcome)
+        quality, quality_note, quality_measures = self._technical(views, spec, outcome, out.problems)
+        scores = Scores(
+            instruction_compliance=float(np.clip(outcome.compliance, 0, 1)),
+            seamlessness=seam,
+            preservation=float(np.clip(outcome.preservation, 0, 1)),
+            technical_quality=quality,
+        )
+        notes = [outcome.evidence, outcome.preservation_note, seam_note, quality_note]
+        rationale = "; ".join(n for n in notes if n)
+        raw = {
+            "judge": self.ref.label(),
+            "edit_type": key,
+            "params": params,
+            "mean_abs_diff": change,
+            "measures": outcome.measures | seam_measures | quality_measures,
+            "scores": scores.model_dump(),
+            "weighted": scores.weighted(),
+            "problems": out.problems,
+        }
+        return JudgeReply(scores=scores, rationale=rationale, raw=self._json(raw))
+
+    # ------------------------------------------------------------ pieces
+
+    def _abstain(self, reason: str) -> JudgeReply:
+        return JudgeReply(
+            scores=None,
+            rationale=reason,
+            abstain_reason=reason,
+            raw=self._json({"judge": self.ref.label(), "abstain": reason}),
+        )
+
+    def _broken(self, key: str, why: str, problems: list[str], seam: float = 0.0) -> JudgeReply:
+        """An output with nothing to measure is a failed edit, scored as such (not an abstention)."""
+        scores = Scores(
+            instruction_compliance=0.0, seamlessness=seam, preservation=0.0, technical_quality=0.0
+        )
+        raw = {
+            "judge": self.ref.label(),
+            "edit_type": key,
+            "broken": why,
+            "problems": problems,
+            "scores": scores.model_dump(),
+            "weighted": scores.weighted(),
+        }
+        return JudgeReply(scores=scores, rationale=why, raw=self._json(raw))
+
+    @staticmethod
+    def _json(payload: dict) -> str:
+        return json.dumps(_plain(payload), ensure_ascii=False)
+
+    @staticmethod
+    def _half_applied(v: Views, outcome: Outcome) -> None:
+        """A look that stops part-way across the frame complies only in part, and shows a seam."""
+        half = m.half_applied(v.src, v.out)
+        outcome.half_applied = half
+        outcome.measures["half_applied"] = half
+        cut = ramp(half, HALF_OK, HALF_BAD)
+        if cut > 0 and outcome.compliance > 0:
+            outcome.compliance *= 1 - cut
+            outcome.evidence += f"; applied to only part of the frame (boundary score {half:.2f})"
+
+    @staticmethod
+    def _change(v: Views) -> float:
+        if v.out_full.shape == v.src_full.shape:
+            return m.mean_abs_diff(v.src_full, v.out_full)
+        return m.mean_abs_diff(v.src, v.out)
+
+    @staticmethod
+    def _seamlessness(v: Views, spec: Spec, outcome: Outcome) -> tuple[float, str, dict]:
+        blocks_src = m.blockiness(m.gray(m.center_patch(v.src_full)))
+        blocks_out = m.blockiness(m.gray(m.center_patch(v.out_full)))
+        excess = blocks_out - max(blocks_src, 1.0)
+        penalties = {"8×8 blocking": 0.7 * ramp(excess, BLOCKS_OK, BLOCKS_BAD)}
+        measures: dict[str, float] = {"blockiness": blocks_out, "blockiness_src": blocks_src}
+        if spec.aligned and not spec.flat_ok:  # banding is measured against the same pixels of the source
+            band = m.banding(v.src_g, v.out_g)
+            measures["banding"] = band
+            penalties["banding"] = 0.6 * ramp(band, BANDING_OK, BANDING_BAD)
+        if outcome.half_applied is not None:
+            penalties["the edit stops at a straight line"] = 0.8 * ramp(
+                outcome.half_applied, HALF_OK, HALF_BAD
+            )
+        if (step := outcome.boundary_seam) is not None:
+            penalties[f"a visible seam at the old frame (×{step:.1f})"] = 0.8 * ramp(step, SEAM_OK, SEAM_BAD)
+        score = float(np.clip(1.0 - sum(penalties.values()), 0.0, 1.0))
+        flaws = [name for name, p in penalties.items() if p > 0.05]
+        note = f"seams/artefacts: {', '.join(flaws)}" if flaws else "no seams or banding"
+        return score, note, measures
+
+    @staticmethod
+    def _technical(v: Views, spec: Spec, outcome: Outcome, problems: list[str]) -> tuple[float, str, dict]:
+        ref_full = outcome.reference if outcome.reference is not None else v.src_full
+        ref_patch = m.gray(m.center_patch(ref_full))
+        out_patch = m.gray(m.center_patch(v.out_full))
+        ref_small, out_small = m.fit(ref_full), m.fit(v.out_full)
+        clip = m.clipping_fraction(out_small) - m.clipping_fraction(ref_small)
+        sharp = m.sharpness(out_patch) / (m.sharpness(ref_patch) + m.EPS)
+        halvings = -math.log2(max(sharp, 1e-6))
+        noise = m.noise_sigma(out_patch) - m.noise_sigma(ref_patch)
+        spread = float(m.gray(out_small).std())
+        # Where blur, noise or white paper is the look itself, it is no flaw (only absurd noise is).
+        blurred = 0.0 if spec.smoothing_ok else 0.6 * ramp(halvings, BLUR_OK, BLUR_BAD)
+        noisy = 0.7 * (
+            ramp(noise, GRAIN_OK, GRAIN_BAD) if spec.noise_ok else ramp(noise, NOISE_OK, NOISE_BAD)
+        )
+        penalties = {
+            f"new clipping {clip:.0%}": 0.0 if spec.white_ok else 0.6 * ramp(clip, CLIP_OK, CLIP_BAD),
+            f"blurred (sharpness ×{sharp:.2f})": blurred,
+            f"noise +{noise:.1f}": noisy,
+            f"nearly flat (grey std {spread:.0f})": 0.6 * ramp(-spread, -FLAT_OK, -FLAT_BAD),
+        }
+        score = float(np.clip(1.0 - sum(penalties.values()), 0.0, 1.0))
+        flaws = [name for name, p in penalties.items() if p > 0.05]
+        if problems:
+            score = min(score, BROKEN_QUALITY)
+            flaws.insert(0, f"not an RGB uint8 image ({'; '.join(problems)})")
+        note = f"technical: {', '.join(flaws)}" if flaws else "no clipping, blur or noise"
+        measures = {"new_clipping": clip, "sharpness_ratio": sharp, "noise_rise": noise, "grey_std": spread}
+        return score, note, measures
