@@ -37,7 +37,12 @@ def plan_tasks(photos: list[Photo], allowed: frozenset[str], per_photo: int, see
     for photo in photos:
         candidates = [k for k in order if photo_allows(photo, k)]
         tie_break = rng.permutation(len(candidates))
-        ranked = sorted(range(len(candidates)), key=lambda i: (used[candidates[i]], tie_break[i]))
+        # Least-used first; among equals, types few photos allow (a person, visible text) go first, since
+        # this photo may be one of the few chances to try them.
+        ranked = sorted(
+            range(len(candidates)),
+            key=lambda i: (used[candidates[i]], taxonomy.get(candidates[i]).needs is None, tie_break[i]),
+        )
         for i in ranked[:per_photo]:
             edit_type = candidates[i]
             used[edit_type] += 1

@@ -121,7 +121,8 @@ def choose_params(
         styles = ["pencil_sketch", "comic"] if facts.is_grayscale else ["cartoon", "pencil_sketch", "comic"]
         return {"style": _pick(rng, styles, used)}
     if key == "modern_historical":
-        eras = ["victorian", "1920s"] if facts.is_grayscale else ["victorian", "1920s", "1950s", "1970s"]
+        # A monochrome photo is already "1920s film"; only the sepia plate of a victorian look shows on it.
+        eras = ["victorian"] if facts.is_grayscale else ["victorian", "1920s", "1950s", "1970s"]
         return {"era": _pick(rng, eras, used)}
     if key == "zoom_in":
         if facts.faces:

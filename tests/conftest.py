@@ -1,0 +1,53 @@
+"""Shared fixtures: real sample photos (scikit-image ships them) and photo folders on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _small(image: np.ndarray, side: int) -> np.ndarray:
+    pil = Image.fromarray(image)
+    pil.thumbnail((side, side))
+    return np.asarray(pil.convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def coffee() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.coffee()
+
+
+@pytest.fixture(scope="session")
+def small_photos() -> dict[str, np.ndarray]:
+    """A few real photos at ~256 px: fast enough for end-to-end tests."""
+    import skimage.data
+
+    return {
+        "astronaut": _small(skimage.data.astronaut(), 256),
+        "coffee": _small(skimage.data.coffee(), 256),
+        "chelsea": _small(skimage.data.chelsea(), 256),
+        "rocket": _small(skimage.data.rocket(), 256),
+    }
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path, small_photos: dict[str, np.ndarray]) -> Path:
+    """A folder of real photos as JPEG and PNG files."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, (name, image) in enumerate(small_photos.items()):
+        suffix = ".jpg" if i % 2 else ".png"
+        Image.fromarray(image).save(folder / f"{name}{suffix}", quality=92)
+    return folder

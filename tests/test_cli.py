@@ -1,0 +1,178 @@
+"""The command line, end to end, through the real offline providers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from editforge import taxonomy
+from editforge.cli import app
+from editforge.export.picobanana import PREFERENCE_KEYS, SFT_KEYS
+
+runner = CliRunner()
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_help_shows_examples() -> None:
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    assert "editforge run --images" in result.output
+
+
+def test_taxonomy_lists_35_types() -> None:
+    result = invoke("taxonomy")
+    assert result.exit_code == 0
+    assert "person_lineart" in result.output and "Outpainting" in result.output
+
+
+def test_run_on_a_folder_writes_release_schema_rows(tmp_path: Path, photo_dir: Path) -> None:
+    (photo_dir / "notes.txt").write_text("not a photo, ignored")
+    (photo_dir / "broken.jpg").write_bytes(b"<html>saved page</html>")
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "--images", photo_dir, "--out", out, "--per-photo", 3, "--seed", 1, "--workers", 2, "--quiet"
+    )
+    assert result.exit_code == 0, result.output
+    sft, pref = rows(out / "sft.jsonl"), rows(out / "preference.jsonl")
+    assert sft, "a run on real photos should keep some edits"
+    for row in sft:
+        assert tuple(row) == SFT_KEYS
+        assert (out / row["output_image"]).is_file()
+        assert taxonomy.get(row["edit_type"]).release_name == row["edit_type"]
+        assert row["text"] and row["summarized_text"] and Path(row["open_image_input_url"]).exists()
+    for row in pref:
+        assert tuple(row) == PREFERENCE_KEYS and row["rejected_images"]
+        assert all((out / p).is_file() for p in row["rejected_images"])
+    meta = rows(out / "sft.meta.jsonl")
+    assert [m["output_image"] for m in meta] == [r["output_image"] for r in sft]
+    assert all(m["score"] >= m["threshold"] and m["judge"]["model"] == "metric-judge" for m in meta)
+    db = sqlite3.connect(out / "ledger.sqlite")
+    (reason,) = db.execute("SELECT reason FROM source_failures").fetchone()
+    assert "broken.jpg" in reason
+    status = invoke("status", out)
+    assert status.exit_code == 0 and "tasks passed" in status.output
+
+
+def test_run_from_yaml_config(tmp_path: Path, photo_dir: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"images: {photo_dir}\nout: yaml-run\nphotos: 2\nper_photo: 1\n"
+        "edit_types: [color_tone, film_grain_vintage]\nworkers: 1\n"
+    )
+    result = invoke("run", config, "--quiet")
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(tmp_path / "yaml-run" / "ledger.sqlite")
+    types = {t for (t,) in db.execute("SELECT edit_type FROM tasks")}
+    assert (
+        types <= {"color_tone", "film_grain_vintage"}
+        and db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 2
+    )
+
+
+def test_user_errors_are_one_line_not_tracebacks(tmp_path: Path) -> None:
+    result = invoke("run", "--images", tmp_path / "missing", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "not a directory" in flat(result.output)
+    result = invoke("run", "--images", tmp_path, "--out", tmp_path / "o", "--edit-types", "sparkle")
+    assert result.exit_code == 2 and "sparkle" in flat(result.output)
+
+
+def test_changed_settings_on_an_existing_run_are_refused(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    args = [
+        "run",
+        "--images",
+        photo_dir,
+        "--out",
+        out,
+        "--photos",
+        1,
+        "--per-photo",
+        1,
+        "--quiet",
+        "--workers",
+        1,
+    ]
+    assert invoke(*args, "--seed", 1).exit_code == 0
+    result = invoke(*args, "--seed", 2)
+    assert result.exit_code == 2 and "seed" in flat(result.output)
+
+
+def test_edit_then_judge(tmp_path: Path, small_photos: dict[str, np.ndarray]) -> None:
+    source = tmp_path / "coffee.png"
+    Image.fromarray(small_photos["coffee"]).save(source)
+    edited = tmp_path / "warm.png"
+    passed = None
+    for seed in range(5):  # the editor is stochastic: a seed or two may miss, as a generative one does
+        assert (
+            invoke(
+                "edit", "--source", source, "--instruction", "make it warmer", "--out", edited, "--seed", seed
+            ).exit_code
+            == 0
+        )
+        result = invoke(
+            "judge", "--source", source, "--edited", edited, "--instruction", "make it warmer", "--json"
+        )
+        assert result.exit_code == 0, result.output
+        verdict = json.loads(result.output)
+        assert set(verdict["scores"]) == {
+            "instruction_compliance",
+            "seamlessness",
+            "preservation",
+            "technical_quality",
+        }
+        assert verdict["edit_type"] == "color_tone"
+        passed = passed or verdict["passed"]
+    assert passed
+    # judging the untouched photo as the edit: "nothing changed" fails
+    result = invoke(
+        "judge", "--source", source, "--edited", source, "--instruction", "make it warmer", "--json"
+    )
+    assert json.loads(result.output)["passed"] is False
+
+
+def test_judge_abstains_on_a_type_it_cannot_check(
+    tmp_path: Path, small_photos: dict[str, np.ndarray]
+) -> None:
+    source = tmp_path / "a.png"
+    Image.fromarray(small_photos["chelsea"]).save(source)
+    result = invoke(
+        "judge",
+        "--source",
+        source,
+        "--edited",
+        source,
+        "--instruction",
+        "remove the cat",
+        "--edit-type",
+        "Remove an existing object",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.output)
+    assert verdict["passed"] is None and verdict["scores"] is None and verdict["rationale"]
+
+
+@pytest.mark.parametrize("instruction", ["", "reticulate the splines"])
+def test_edit_refuses_what_it_cannot_do(tmp_path: Path, small_photos, instruction: str) -> None:
+    source = tmp_path / "a.png"
+    Image.fromarray(small_photos["coffee"]).save(source)
+    result = invoke("edit", "--source", source, "--instruction", instruction, "--out", tmp_path / "b.png")
+    assert result.exit_code == 1 and not (tmp_path / "b.png").exists()

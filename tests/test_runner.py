@@ -1,0 +1,72 @@
+"""The local runner: a run killed with SIGKILL resumes with nothing lost, nothing done twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _cli(*args: object) -> list[str]:
+    return [sys.executable, "-m", "editforge", *map(str, args)]
+
+
+def _ledger_rows(out: Path, table: str) -> dict[str, str]:
+    db = sqlite3.connect(out / "ledger.sqlite")
+    key = {"attempts": "attempt_id", "verdicts": "attempt_id", "instructions": "task_id || kind"}[table]
+    rows = dict(db.execute(f"SELECT {key}, json FROM {table}").fetchall())
+    db.close()
+    return rows
+
+
+def _wait_for_attempts(out: Path, proc: subprocess.Popen, at_least: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if len(_ledger_rows(out, "attempts")) >= at_least:
+                return
+        except sqlite3.OperationalError:
+            pass  # ledger not created yet
+        time.sleep(0.05)
+    pytest.fail("run made no progress")
+
+
+def test_killed_run_resumes_without_redoing_work(tmp_path: Path, photo_dir: Path) -> None:
+    args = ("run", "--images", photo_dir, "--per-photo", 4, "--seed", 5, "--workers", 2, "--quiet")
+    reference = tmp_path / "uninterrupted"
+    subprocess.run(_cli(*args, "--out", reference), check=True, capture_output=True, timeout=300)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _cli(*args, "--out", out), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    _wait_for_attempts(out, proc, at_least=3)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
+    proc.wait()
+    before = {table: _ledger_rows(out, table) for table in ("instructions", "attempts", "verdicts")}
+    assert not (out / "sft.jsonl").exists(), "killed before the end: no export yet"
+
+    resumed = subprocess.run(_cli(*args, "--out", out), capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    for table, rows in before.items():
+        after = _ledger_rows(out, table)
+        # every finished call is kept as it was: none redone (a redo would change elapsed time or raw reply)
+        assert {k: after[k] for k in rows} == rows, f"{table} redone after resume"
+
+    def dataset(run: Path) -> list[tuple[str, str, str]]:
+        lines = (run / "sft.jsonl").read_text().splitlines()
+        return sorted((r["edit_type"], r["text"], r["output_image"]) for r in map(json.loads, lines))
+
+    assert dataset(out) == dataset(reference), "a resumed run ends with the dataset of an uninterrupted one"
+    assert len(dataset(out)) == len(set(dataset(out)))
+    db = sqlite3.connect(out / "ledger.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0

@@ -1,0 +1,82 @@
+"""Plan and curate: the pure stages that decide what is tried and what is kept."""
+
+from collections import Counter
+
+from editforge.records import Attempt, ModelRef, Photo, PhotoFacts, Scores, Verdict
+from editforge.stages.curate import curate
+from editforge.stages.plan import plan_tasks
+
+REF = ModelRef(provider="offline", model="m")
+ALLOWED = frozenset({"color_tone", "weather", "zoom_in", "add_text", "person_lineart", "translate_text"})
+
+
+def _photo(i: int, person: bool = False) -> Photo:
+    return Photo(
+        photo_id=f"p{i}",
+        uri=f"/{i}.jpg",
+        image=f"images/{i}.png",
+        width=8,
+        height=8,
+        facts=PhotoFacts(has_person=person),
+    )
+
+
+def test_plan_spreads_types_and_respects_what_photos_contain() -> None:
+    photos = [_photo(0, person=True)] + [_photo(i) for i in range(1, 6)]
+    tasks = plan_tasks(photos, ALLOWED, per_photo=2, seed=3)
+    assert len(tasks) == 12
+    types = Counter(t.edit_type for t in tasks)
+    assert "translate_text" not in types  # no photo has visible text
+    assert all(t.photo_id == "p0" for t in tasks if t.edit_type == "person_lineart")
+    general = [n for k, n in types.items() if k != "person_lineart"]
+    assert max(general) - min(general) <= 1  # spread evenly over the types every photo allows
+    per_photo = Counter((t.photo_id, t.edit_type) for t in tasks)
+    assert max(per_photo.values()) == 1  # never the same type twice on a photo
+
+
+def test_plan_is_deterministic_under_its_seed() -> None:
+    photos = [_photo(i) for i in range(4)]
+    first = plan_tasks(photos, ALLOWED, 2, seed=1)
+    assert first == plan_tasks(photos, ALLOWED, 2, seed=1)
+    assert [t.edit_type for t in first] != [t.edit_type for t in plan_tasks(photos, ALLOWED, 2, seed=2)]
+
+
+def _attempt(i: int, ok: bool = True) -> Attempt:
+    return Attempt(
+        attempt_id=f"a{i}",
+        task_id="t",
+        index=i,
+        seed=i,
+        instruction="x",
+        status="ok" if ok else "failed",
+        output_image=f"images/{i}.png" if ok else None,
+        model=REF,
+    )
+
+
+def _verdict(i: int, score: float) -> Verdict:
+    s = Scores(instruction_compliance=score, seamlessness=score, preservation=score, technical_quality=score)
+    return Verdict(attempt_id=f"a{i}", task_id="t", status="scored", scores=s, model=REF)
+
+
+def test_first_try_pass_is_sft_only() -> None:
+    examples = curate("t", [_attempt(1)], {"a1": _verdict(1, 0.9)})
+    assert [e.kind for e in examples] == ["sft"]
+
+
+def test_failures_before_a_pass_make_a_preference_pair() -> None:
+    attempts = [_attempt(1), _attempt(2, ok=False), _attempt(3)]
+    verdicts = {"a1": _verdict(1, 0.4), "a3": _verdict(3, 0.8)}
+    sft, pref = curate("t", attempts, verdicts)
+    assert sft.chosen_attempt_id == pref.chosen_attempt_id == "a3"
+    assert pref.rejected_attempt_ids == ["a1"]  # a refusal (no image) cannot be the rejected side
+
+
+def test_all_failed_is_dropped() -> None:
+    assert curate("t", [_attempt(1), _attempt(2)], {"a1": _verdict(1, 0.2), "a2": _verdict(2, 0.6)}) == []
+
+
+def test_scarce_types_are_taken_where_the_photo_allows_them() -> None:
+    photos = [_photo(0, person=True)] + [_photo(i) for i in range(1, 4)]
+    tasks = plan_tasks(photos, ALLOWED, per_photo=1, seed=0)
+    assert tasks[0].edit_type == "person_lineart"

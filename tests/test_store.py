@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from editforge.records import Attempt, Instruction, ModelRef, Photo, Scores, SourceFailure, Task, Verdict
+from editforge.store.files import open_atomic
+from editforge.store.images import ImageStore
+from editforge.store.ledger import Ledger
+from editforge.store.lock import RunLock, RunLockedError
+
+REF = ModelRef(provider="offline", model="m")
+
+
+def test_images_are_stored_once_by_content(tmp_path: Path, astronaut: np.ndarray) -> None:
+    store = ImageStore(tmp_path)
+    first = store.put(astronaut)
+    assert store.put(astronaut.copy()) == first
+    assert first.startswith("images/") and len(list(tmp_path.rglob("*.png"))) == 1
+    assert np.array_equal(store.get(first), astronaut)
+    assert store.put(astronaut[::-1].copy()) != first
+
+
+def test_store_refuses_paths_escaping_the_run(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="escapes"):
+        ImageStore(tmp_path / "run").path("../../etc/passwd")
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "rows.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), open_atomic(target) as fh:
+        fh.write("half a ro")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]  # no temp file left behind
+
+
+def _task(i: int) -> Task:
+    return Task(task_id=f"t{i}", photo_id="p", edit_type="color_tone", seed=i, input_image="images/x.png")
+
+
+def test_ledger_persists_every_record_and_ignores_replanned_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    photo = Photo(photo_id="p", uri="/a.jpg", image="images/x.png", width=2, height=2)
+    with Ledger(path) as ledger:
+        ledger.add_photo(photo)
+        ledger.add_source_failure(SourceFailure(uri="/b.jpg", reason="/b.jpg: empty file"))
+        assert ledger.add_tasks([_task(1), _task(2)]) == 2
+        assert ledger.add_tasks([_task(2), _task(3)]) == 1
+        ledger.add_instruction(Instruction(task_id="t1", kind="long", text="warmer", model=REF))
+        attempt = Attempt(
+            attempt_id="a1",
+            task_id="t1",
+            index=1,
+            seed=1,
+            instruction="warmer",
+            status="ok",
+            output_image="images/y.png",
+            model=REF,
+        )
+        ledger.add_attempt(attempt)
+        scores = Scores(instruction_compliance=1, seamlessness=1, preservation=1, technical_quality=1)
+        ledger.add_verdict(Verdict(attempt_id="a1", task_id="t1", status="scored", scores=scores, model=REF))
+        ledger.set_task_status("t1", "passed")
+    with Ledger(path) as ledger:  # reopened: everything is still there
+        assert ledger.photo_for_uri("/a.jpg") == photo
+        assert ledger.is_known_source("/b.jpg") and not ledger.is_known_source("/c.jpg")
+        assert [t.task_id for t in ledger.tasks()] == ["t1", "t2", "t3"]
+        assert [t.task_id for t in ledger.tasks("planned")] == ["t2", "t3"]
+        assert ledger.instruction("t1", "long").text == "warmer"
+        assert ledger.attempts("t1") == [attempt]
+        assert ledger.verdicts("t1")["a1"].passed is True
+        assert ledger.count_tasks() == {"passed": 1, "planned": 2}
+
+
+def test_second_run_on_a_directory_is_refused(tmp_path: Path) -> None:
+    with RunLock(tmp_path), pytest.raises(RunLockedError, match="another editforge run"), RunLock(tmp_path):
+        pass
+    with RunLock(tmp_path):  # released: the next run may start
+        pass
