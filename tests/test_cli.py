@@ -151,23 +151,17 @@ def test_edit_then_judge(tmp_path: Path, small_photos: dict[str, np.ndarray]) ->
 def test_judge_abstains_on_a_type_it_cannot_check(
     tmp_path: Path, small_photos: dict[str, np.ndarray]
 ) -> None:
-    source = tmp_path / "a.png"
+    source, edited = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(small_photos["chelsea"]).save(source)
-    result = invoke(
-        "judge",
-        "--source",
-        source,
-        "--edited",
-        source,
-        "--instruction",
-        "remove the cat",
-        "--edit-type",
-        "Remove an existing object",
-        "--json",
-    )
+    Image.fromarray(np.ascontiguousarray(small_photos["chelsea"][:, ::-1])).save(edited)
+    args = ("--instruction", "remove the cat", "--edit-type", "Remove an existing object", "--json")
+    result = invoke("judge", "--source", source, "--edited", edited, *args)
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output)
-    assert verdict["passed"] is None and verdict["scores"] is None and verdict["rationale"]
+    assert verdict["passed"] is None and verdict["scores"] is None and "no check" in verdict["rationale"]
+    # but "nothing changed" fails whatever the type: that needs no type-specific check
+    unchanged = json.loads(invoke("judge", "--source", source, "--edited", source, *args).output)
+    assert unchanged["passed"] is False and "no visible change" in unchanged["rationale"]
 
 
 @pytest.mark.parametrize("instruction", ["", "reticulate the splines"])

@@ -435,3 +435,18 @@ def test_text_in_the_wrong_colour_fails() -> None:
     red = Case(case.key, 'Add the text "HELLO" in red at the top.', case.edit, case.wrong)
     score, why = judge(red, text_at("top")(photo(case.photo), 1.0))
     assert score < DEFAULT_THRESHOLD and "not red" in why
+
+
+def test_hard_fail_marks_what_a_judge_chain_may_stop_on() -> None:
+    """The prefilter flag: set for unchanged or broken output (any type), never for a real edit."""
+    import skimage.data
+
+    photo = skimage.data.coffee()[::2, ::2].copy()
+    judge = MetricJudge()
+    remove = taxonomy.get("remove_object")
+    assert "no visible change" in judge.judge(photo, photo, "remove the cup", remove).hard_fail
+    assert judge.judge(photo, np.zeros_like(photo), "remove the cup", remove).hard_fail
+    flipped = np.ascontiguousarray(photo[:, ::-1])
+    assert judge.judge(photo, flipped, "remove the cup", remove).hard_fail is None
+    warm = np.clip(photo.astype(np.float32) * [1.12, 1.0, 0.85], 0, 255).astype(np.uint8)
+    assert judge.judge(photo, warm, "make it warmer", taxonomy.get("color_tone")).hard_fail is None

@@ -31,6 +31,24 @@ class ModelCallError(Exception):
         self.raw = raw
 
 
+class TransientModelError(Exception):
+    """A call that may succeed if tried again later: 429, 5xx, a timeout, a dropped connection.
+
+    The engine retries these with backoff (honouring `retry_after`, seconds, when the server sent one);
+    providers only classify, they never sleep or retry themselves.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+# How a provider's calls should be run: "cpu" work goes to worker processes (classical image
+# processing, local models); "io" work waits on a server and runs concurrently under rate limits.
+Execution = Literal["cpu", "io"]
+
+
 @dataclass
 class WriteRequest:
     image: np.ndarray
@@ -63,6 +81,9 @@ class JudgeReply:
     raw: str = ""
     usage: Usage = field(default_factory=Usage)
     abstain_reason: str | None = None
+    # Set by a cheap prefilter judge when the edit is plainly unusable ("no visible change", "broken
+    # output"): a judge chain then stops here instead of paying the next judge.
+    hard_fail: str | None = None
 
 
 @runtime_checkable

@@ -88,8 +88,6 @@ class MetricJudge:
     ) -> JudgeReply:
         key = edit_type.key
         spec = SPECS.get(key)
-        if spec is None:
-            return self._abstain(f"metric judge has no check for {key}")
         src = m.as_rgb(source)
         if src.image is None:
             return self._abstain(f"source image unusable: {'; '.join(src.problems)}")
@@ -100,8 +98,13 @@ class MetricJudge:
         grey_std = float(m.gray(m.fit(views.out_full)).std())
         if grey_std < BLANK_STD:
             return self._broken(key, f"output is blank (grey std {grey_std:.1f})", out.problems, seam=0.2)
-        params = read_params(instruction, key)
         change = self._change(views)
+        if spec is None:
+            # Unusable and unchanged outputs fail whatever was asked; anything else needs a check we lack.
+            if change < NO_CHANGE_MAD:
+                return self._unchanged(key, change)
+            return self._abstain(f"metric judge has no check for {key}")
+        params = read_params(instruction, key)
         outcome = spec.check(views, params)
         if spec.diff_seams and change >= NO_CHANGE_MAD:
             self._half_applied(views, outcome)
@@ -130,9 +133,23 @@ class MetricJudge:
             "weighted": scores.weighted(),
             "problems": out.problems,
         }
-        return JudgeReply(scores=scores, rationale=rationale, raw=self._json(raw))
+        hard_fail = outcome.evidence if change < NO_CHANGE_MAD else None
+        return JudgeReply(scores=scores, rationale=rationale, raw=self._json(raw), hard_fail=hard_fail)
 
     # ------------------------------------------------------------ pieces
+
+    def _unchanged(self, key: str, change: float) -> JudgeReply:
+        why = f"no visible change (mean |diff| {change:.2f} levels)"
+        scores = Scores(instruction_compliance=0.0, seamlessness=1.0, preservation=1.0, technical_quality=1.0)
+        raw = {
+            "judge": self.ref.label(),
+            "edit_type": key,
+            "mean_abs_diff": change,
+            "unchanged": why,
+            "scores": scores.model_dump(),
+            "weighted": scores.weighted(),
+        }
+        return JudgeReply(scores=scores, rationale=why, raw=self._json(raw), hard_fail=why)
 
     def _abstain(self, reason: str) -> JudgeReply:
         return JudgeReply(
@@ -155,7 +172,7 @@ class MetricJudge:
             "scores": scores.model_dump(),
             "weighted": scores.weighted(),
         }
-        return JudgeReply(scores=scores, rationale=why, raw=self._json(raw))
+        return JudgeReply(scores=scores, rationale=why, raw=self._json(raw), hard_fail=why)
 
     @staticmethod
     def _json(payload: dict) -> str:
