@@ -51,7 +51,8 @@ class Usage(Record):
 
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    images: int = 0  # images generated (editors are priced per image)
+    cost_usd: float = 0.0  # filled by the engine from the price table, not by the provider
 
 
 class PhotoFacts(Record):

@@ -44,6 +44,11 @@ class TransientModelError(Exception):
         self.retry_after = retry_after
 
 
+class FatalModelError(Exception):
+    """A call that no retry or other item can fix (bad key, unknown model, no quota): stop the run
+    cleanly, keep what is done, say what to fix. The message must never contain the key itself."""
+
+
 # How a provider's calls should be run: "cpu" work goes to worker processes (classical image
 # processing, local models); "io" work waits on a server and runs concurrently under rate limits.
 Execution = Literal["cpu", "io"]

@@ -9,6 +9,8 @@ from editforge.models.base import Role
 
 PROVIDERS: dict[str, str] = {
     "offline": "editforge.models.offline.provider",
+    "gemini": "editforge.models.gemini",
+    "openai": "editforge.models.openai_compat",
 }
 
 
