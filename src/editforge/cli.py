@@ -65,15 +65,19 @@ def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
 
     config = build_config(file_values, overrides, origin)
     summary = LocalRunner(config, console=console, quiet=quiet).run()
-    if summary.interrupted:
-        raise typer.Exit(130)
     counts = summary.counts
     console.print(
         f"[bold]{config.out}[/]: {summary.photos} photos ({summary.source_failures} skipped), "
         f"{summary.tasks} tasks: {counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
         f"{counts.get('error', 0)} errors → {summary.exported.get('sft', 0)} SFT rows, "
         f"{summary.exported.get('preference', 0)} preference rows"
+        + (f", ${summary.spent_usd:.4f} spent" if summary.spent_usd else "")
     )
+    if summary.deferred:
+        console.print(f"[yellow]{summary.deferred} tasks deferred[/] after repeated transient errors; "
+                      "run the same command again to retry them")
+    if summary.stopped:
+        raise typer.Exit(130 if "interrupted" in summary.stopped else 3)
 
 
 @app.command()

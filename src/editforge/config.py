@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from editforge import taxonomy
+from editforge.models.prices import Price
 from editforge.records import DEFAULT_THRESHOLD
 
 
@@ -40,6 +41,27 @@ class Roles(BaseModel):
     judge: RoleSpec = Field(default_factory=RoleSpec)
 
 
+class ModelLimits(BaseModel):
+    """How hard one model may be called: requests and tokens per minute, calls in flight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=8, ge=1)
+
+
+class RetryPolicy(BaseModel):
+    """Retries of transient failures (429, 5xx, timeouts): exponential backoff with jitter, and never
+    sooner than a server's Retry-After."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tries: int = Field(default=6, ge=1)
+    base_s: float = Field(default=1.0, ge=0)
+    max_wait_s: float = Field(default=60.0, ge=0)
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -55,6 +77,13 @@ class RunConfig(BaseModel):
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     max_side: int = Field(default=1024, ge=64)  # photos are downscaled to this longest side
     roles: Roles = Field(default_factory=Roles)
+    limits: dict[str, ModelLimits] = Field(default_factory=dict)  # per model name, for hosted models
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeout_s: float = Field(default=300.0, gt=0)  # the longest any one model call may take
+    stuck_after_s: float = Field(default=120.0, gt=0)  # the watchdog names calls running longer
+    budget_usd: float | None = Field(default=None, ge=0)  # stop cleanly before spending more
+    prices: dict[str, Price] = Field(default_factory=dict)  # USD; overrides the shipped table
+    judge_prefilter: bool = True  # the metric judge first: unchanged/broken edits never reach a paid judge
 
     @field_validator("edit_types")
     @classmethod

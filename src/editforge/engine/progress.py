@@ -50,6 +50,7 @@ class RunProgress:
                 "[yellow]! {task.fields[errors]}[/]"
             ),
             TextColumn("{task.fields[rate]}"),
+            TextColumn("[cyan]{task.fields[cost]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
@@ -69,7 +70,9 @@ class RunProgress:
             name, total=total, completed=done, passed=0, failed=0, errors=0, rate=""
         )
 
-    def advance(self, name: str, edit_type: str | None = None, status: str | None = None) -> None:
+    def advance(
+        self, name: str, edit_type: str | None = None, status: str | None = None, cost: float = 0.0
+    ) -> None:
         task_id = self._ids[name]
         if edit_type and status:
             self.tally.add(edit_type, status)
@@ -82,23 +85,33 @@ class RunProgress:
         )
 
 
-def category_table(counts: dict[str, Counter[str]], title: str) -> Table:
+def category_table(
+    counts: dict[str, Counter[str]], title: str, cost_by_type: dict[str, float] | None = None
+) -> Table:
     table = Table(title=title)
     table.add_column("category")
-    for column in ("passed", "failed", "errors", "pass rate"):
+    columns = ["passed", "failed", "errors", "pass rate"] + (
+        ["cost (USD)"] if cost_by_type is not None else []
+    )
+    for column in columns:
         table.add_column(column, justify="right")
+    costs: Counter[str] = Counter()
+    for key, cost in (cost_by_type or {}).items():
+        costs[taxonomy.get(key).category] += cost
     total: Counter[str] = Counter()
     for category in taxonomy.categories():
         if category not in counts:
             continue
-        c = counts[category]
-        total.update(c)
-        table.add_row(category, *_row(c))
-    table.add_row("[bold]all", *_row(total))
+        total.update(counts[category])
+        table.add_row(
+            category, *_row(counts[category], costs[category] if cost_by_type is not None else None)
+        )
+    table.add_row("[bold]all", *_row(total, sum(costs.values()) if cost_by_type is not None else None))
     return table
 
 
-def _row(c: Counter[str]) -> list[str]:
+def _row(c: Counter[str], cost: float | None) -> list[str]:
     judged = c["passed"] + c["failed"]
     rate = f"{c['passed'] / judged:.2f}" if judged else "–"
-    return [str(c["passed"]), str(c["failed"]), str(c["error"]), rate]
+    cells = [str(c["passed"]), str(c["failed"]), str(c["error"]), rate]
+    return cells + ([f"{cost:.4f}"] if cost is not None else [])

@@ -1,9 +1,9 @@
-"""The local runner: photos → plan → (write → rewrite → [edit → judge] ≤ N) per task → exports.
+"""The local runner: photos → plan → tasks (engine.flow) → exports, resumable at every step.
 
-Model and image work runs in a bounded process pool (CPU-bound classical models scale across cores);
-this process only orchestrates with asyncio and is the single writer of the ledger. Every result is
-committed the moment it arrives, and every step first looks in the ledger, so a killed run started
-again continues where it stopped and never redoes a finished call.
+CPU-bound work runs in a bounded process pool; I/O-bound model calls run concurrently in threads under
+per-model limits (engine.calls). This process orchestrates with asyncio and is the single writer of
+the ledger. A run stops cleanly — ledger consistent, summary printed — on Ctrl-C, on reaching its
+budget, and on an error no retry can fix (a bad key); running the same command again resumes it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from rich.console import Console
 
 from editforge.config import ConfigError, RunConfig
 from editforge.engine import work
-from editforge.engine.progress import RunProgress, Tally, category_table
+from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.engine.flow import TaskFlow
+from editforge.engine.progress import RunProgress, category_table
 from editforge.export.picobanana import export_picobanana
-from editforge.records import Attempt, Photo, SourceFailure, Task, Verdict
+from editforge.models.base import FatalModelError
+from editforge.models.prices import PriceTable
+from editforge.records import Photo, SourceFailure, Task
 from editforge.sources import SourceItem
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
@@ -58,7 +62,9 @@ class RunSummary:
     photos: int = 0
     source_failures: int = 0
     exported: dict[str, int] = field(default_factory=dict)
-    interrupted: bool = False
+    spent_usd: float = 0.0
+    stopped: str | None = None  # why the run stopped early (interrupted, budget, fatal error)
+    deferred: int = 0  # tasks left planned after transient failures outlasted retries
 
 
 def list_sources(config: RunConfig) -> list[SourceItem]:
@@ -72,14 +78,17 @@ class LocalRunner:
         self.console = console or Console(stderr=True)
         self.quiet = quiet
         self.run_dir = config.out
+        self._stop: str | None = None
 
-    # -- entry point -----------------------------------------------------------------------------
     def run(self) -> RunSummary:
         self.config.check_runnable()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with RunLock(self.run_dir), Ledger(self.run_dir / "ledger.sqlite") as ledger:
             self._check_same_run(ledger)
+            models = work.build_models(self.config.roles)
+            work.init_parent(self.run_dir, self.config.roles, models)
             summary = RunSummary()
+            progress = RunProgress(self.console, self.quiet)
             try:
                 with (
                     ProcessPoolExecutor(
@@ -87,30 +96,52 @@ class LocalRunner:
                         initializer=work.init_worker,
                         initargs=(self.run_dir, self.config.roles),
                     ) as pool,
-                    RunProgress(self.console, self.quiet) as progress,
+                    progress,
                 ):
-                    asyncio.run(self._run(ledger, pool, progress))
-                    tally = progress.tally
+                    dispatcher = self._dispatcher(pool, models, ledger.spent_usd())
+                    try:
+                        summary.deferred = asyncio.run(self._run(ledger, pool, dispatcher, models, progress))
+                    finally:
+                        dispatcher.close()
             except KeyboardInterrupt:
-                summary.interrupted = True
-                tally = Tally()
-                self.console.print(
-                    "[yellow]interrupted: every finished step is in the ledger; "
-                    "run the same command again to resume."
-                )
+                self._stop = "interrupted (Ctrl-C)"
             except BrokenProcessPool as exc:
                 raise RunAborted(
                     f"a worker process died ({exc}); finished work is kept, rerun to resume"
                 ) from exc
+            summary.stopped = self._stop
             summary.counts = ledger.count_tasks()
             summary.tasks = sum(summary.counts.values())
             summary.photos = ledger.count("photos")
             summary.source_failures = ledger.count("source_failures")
-            if not summary.interrupted:
-                summary.exported = export_picobanana(ledger, self.run_dir)
-                if not self.quiet and tally.by_category:
-                    self.console.print(category_table(tally.by_category, "this run, by category"))
+            summary.spent_usd = ledger.spent_usd()
+            summary.exported = export_picobanana(ledger, self.run_dir)
+            if not self.quiet and progress.tally.by_category:
+                costs = ledger.cost_by_type() if summary.spent_usd else None
+                self.console.print(category_table(progress.tally.by_category, "this run, by category", costs))
+            if summary.stopped:
+                self.console.print(
+                    f"[yellow]stopped: {summary.stopped}.[/] Every finished step is in the "
+                    "ledger; run the same command again to resume."
+                )
             return summary
+
+    def _dispatcher(self, pool: ProcessPoolExecutor, models: dict[str, Any], spent: float) -> Dispatcher:
+        execution = {role: getattr(m, "execution", "cpu") for role, m in models.items()}
+        refs = {role: m.ref for role, m in models.items()}
+        prefilter = work.WorkerContext(self.run_dir, self.config.roles).model("prefilter")
+        execution["prefilter"], refs["prefilter"] = "cpu", prefilter.ref
+        return Dispatcher(
+            processes=pool,
+            execution=execution,
+            refs=refs,
+            limits=self.config.limits,  # type: ignore[arg-type]
+            retries=self.config.retries,
+            timeout_s=self.config.timeout_s,
+            prices=PriceTable(self.config.prices),
+            budget_usd=self.config.budget_usd,
+            spent_usd=spent,
+        )
 
     def _check_same_run(self, ledger: Ledger) -> None:
         settings = json.dumps(self.config.model_dump(mode="json", include=set(PLAN_KEYS)), sort_keys=True)
@@ -125,15 +156,59 @@ class LocalRunner:
                 "settings or choose another --out"
             )
 
-    # -- the run ---------------------------------------------------------------------------------
-    async def _run(self, ledger: Ledger, pool: ProcessPoolExecutor, progress: RunProgress) -> None:
-        loop = asyncio.get_running_loop()
+    async def _run(
+        self,
+        ledger: Ledger,
+        pool: ProcessPoolExecutor,
+        dispatcher: Dispatcher,
+        models: dict[str, Any],
+        progress: RunProgress,
+    ) -> int:
+        watchdog = asyncio.create_task(self._watchdog(dispatcher))
+        try:
+            photos = await self._ingest(ledger, pool, progress)
+            ledger.add_tasks(
+                plan_tasks(photos, self._allowed_types(models), self.config.per_photo, self.config.seed)
+            )
+            counts = ledger.count_tasks()
+            todo = list(ledger.tasks("planned"))
+            progress.start("tasks", total=sum(counts.values()), done=sum(counts.values()) - len(todo))
+            flow = TaskFlow(
+                ledger,
+                dispatcher,
+                self.config.max_attempts,
+                self.config.threshold,
+                self._use_prefilter(models),
+                self.console,
+            )
+            photo_by_id = {p.photo_id: p for p in photos}
+            deferred = 0
 
-        def call(fn: Callable[..., T], *args: Any) -> Awaitable[T]:
-            return loop.run_in_executor(pool, fn, *args)
+            async def one(task: Task) -> None:
+                nonlocal deferred
+                try:
+                    status = await flow.run(task, photo_by_id[task.photo_id])
+                except CallDeferred as exc:
+                    deferred += 1
+                    self.console.log(f"[yellow]deferred[/] task {task.task_id}: {exc}")
+                    return
+                except BudgetReached as exc:
+                    self._stop = str(exc)
+                    return
+                except FatalModelError as exc:
+                    self._stop = f"model error no retry can fix: {exc}"
+                    return
+                progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)
 
-        photos = await self._ingest(ledger, call, progress)
-        types = await loop.run_in_executor(None, work.supported_types, self.config.roles)
+            await _bounded(
+                one, todo, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None
+            )
+            return deferred
+        finally:
+            watchdog.cancel()
+
+    def _allowed_types(self, models: dict[str, Any]) -> frozenset[str]:
+        types = {role: frozenset(models[role].supported_types) for role in ("writer", "editor", "judge")}
         allowed = types["writer"] & types["editor"] & types["judge"]
         if self.config.edit_types:
             allowed &= frozenset(self.config.edit_types)
@@ -143,27 +218,32 @@ class LocalRunner:
                 f"(writer {sorted(types['writer'])}, editor {sorted(types['editor'])}, "
                 f"judge {sorted(types['judge'])}, asked {self.config.edit_types})"
             )
-        ledger.add_tasks(plan_tasks(photos, allowed, self.config.per_photo, self.config.seed))
-        counts = ledger.count_tasks()
-        todo = list(ledger.tasks("planned"))
-        progress.start("tasks", total=sum(counts.values()), done=sum(counts.values()) - len(todo))
-        photo_by_id = {p.photo_id: p for p in photos}
+        return allowed
 
-        async def one(task: Task) -> None:
-            status = await self._task(ledger, call, task, photo_by_id[task.photo_id])
-            progress.advance("tasks", task.edit_type, status)
+    def _use_prefilter(self, models: dict[str, Any]) -> bool:
+        # In front of a paid judge only: in front of the metric judge it would judge twice.
+        return self.config.judge_prefilter and models["judge"].ref.provider != "offline"
 
-        await _bounded(one, todo, limit=self.config.workers * 2)
+    def _concurrency(self, dispatcher: Dispatcher) -> int:
+        io_slots = dispatcher.threads._max_workers if "io" in dispatcher.execution.values() else 0
+        return max(self.config.workers * 2, io_slots * 2)
 
-    async def _ingest(
-        self, ledger: Ledger, call: Callable[..., Awaitable[Any]], progress: RunProgress
-    ) -> list[Photo]:
+    async def _watchdog(self, dispatcher: Dispatcher) -> None:
+        """Hangs are the commonest complaint about pipeline tools: say what is stuck, and for how long."""
+        interval = min(30.0, self.config.stuck_after_s / 2)
+        while True:
+            await asyncio.sleep(interval)
+            for line in dispatcher.stuck(self.config.stuck_after_s):
+                self.console.log(f"[yellow]still waiting:[/] {line}")
+
+    async def _ingest(self, ledger: Ledger, pool: ProcessPoolExecutor, progress: RunProgress) -> list[Photo]:
+        loop = asyncio.get_running_loop()
         items = list_sources(self.config)
         new = [item for item in items if not ledger.is_known_source(item.uri)]
         progress.start("photos", total=len(items), done=len(items) - len(new))
 
         async def one(item: SourceItem) -> None:
-            result = await call(work.do_ingest, item, self.config.max_side)
+            result = await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
             if isinstance(result, SourceFailure):
                 ledger.add_source_failure(result)
                 self.console.log(f"[yellow]skipped photo[/] {result.reason}")
@@ -179,55 +259,18 @@ class LocalRunner:
                 seen.setdefault(photo.photo_id, photo)
         return list(seen.values())
 
-    async def _task(
-        self, ledger: Ledger, call: Callable[..., Awaitable[Any]], task: Task, photo: Photo
-    ) -> str:
-        long = ledger.instruction(task.task_id, "long")
-        if long is None:
-            result = await call(work.do_write, task, photo)
-            if isinstance(result, work.StageFailure):
-                ledger.set_task_status(task.task_id, "error", result.reason)
-                return "error"
-            long = _recorded(ledger.add_instruction, result)
-        if ledger.instruction(task.task_id, "short") is None:
-            result = await call(work.do_rewrite, task, long)
-            if isinstance(result, work.StageFailure):
-                ledger.set_task_status(task.task_id, "error", result.reason)
-                return "error"
-            ledger.add_instruction(result)
-        done: dict[int, Attempt] = {a.index: a for a in ledger.attempts(task.task_id)}
-        verdicts: dict[str, Verdict] = ledger.verdicts(task.task_id)
-        reasons: list[str] = []
-        for index in range(1, self.config.max_attempts + 1):
-            attempt = done.get(index) or _recorded(
-                ledger.add_attempt, await call(work.do_edit, task, long.text, index)
-            )
-            if attempt.status != "ok":
-                reasons.append(f"attempt {index}: {attempt.error}")
-                continue
-            verdict = verdicts.get(attempt.attempt_id) or _recorded(
-                ledger.add_verdict, await call(work.do_judge, task, attempt, self.config.threshold)
-            )
-            if verdict.passed:
-                ledger.set_task_status(task.task_id, "passed")
-                return "passed"
-            reasons.append(
-                f"attempt {index}: {verdict.status} {verdict.score if verdict.score is not None else ''}"
-                f" {verdict.rationale[:120]}"
-            )
-        ledger.set_task_status(task.task_id, "failed", "; ".join(reasons)[:2000])
-        return "failed"
 
-
-def _recorded(add: Callable[[T], None], record: T) -> T:
-    add(record)
-    return record
-
-
-async def _bounded(fn: Callable[[T], Awaitable[None]], items: Iterable[T], limit: int) -> None:
-    """Run fn over items with at most `limit` in flight, without creating every coroutine up front."""
+async def _bounded(
+    fn: Callable[[T], Awaitable[None]],
+    items: Iterable[T],
+    limit: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Run fn over items, at most `limit` in flight, creating coroutines only as slots free up."""
     pending: set[asyncio.Task[None]] = set()
     for item in items:
+        if stop():
+            break
         if len(pending) >= limit:
             finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for f in finished:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from editforge.config import Roles
 from editforge.images import PhotoError
-from editforge.models.base import ModelCallError, Role
+from editforge.models.base import FatalModelError, ModelCallError, Role, TransientModelError
 from editforge.models.registry import build_role
-from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, Verdict
+from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, Usage, Verdict
 from editforge.sources import SourceItem
 from editforge.stages.edit import edit_attempt
 from editforge.stages.ingest import ingest_photo
-from editforge.stages.judge import judge_attempt
+from editforge.stages.judge import judge_attempt, judge_attempt_with_flag
 from editforge.stages.write import rewrite_instruction, write_instruction
 from editforge.store.images import ImageStore
 
@@ -28,6 +28,7 @@ from editforge.store.images import ImageStore
 @dataclass
 class StageFailure:
     reason: str
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass
@@ -40,14 +41,23 @@ class WorkerContext:
     def __post_init__(self) -> None:
         self.images = ImageStore(self.run_dir)
 
-    def model(self, role: Role) -> Any:
+    def model(self, role: Role | Literal["prefilter"]) -> Any:
         if role not in self._models:
-            spec = getattr(self.roles, role)
-            self._models[role] = build_role(role, spec.provider, spec.model, spec.options)
+            if role == "prefilter":  # the cheap judge in front of a paid one: always the metric judge
+                self._models[role] = build_role("judge", "offline")
+            else:
+                spec = getattr(self.roles, role)
+                self._models[role] = build_role(role, spec.provider, spec.model, spec.options)
         return self._models[role]
 
 
 _context: WorkerContext | None = None
+
+
+def init_parent(run_dir: Path, roles: Roles, models: dict[str, Any]) -> None:
+    """The runner's own context, for I/O-bound models it calls from threads (models already built)."""
+    global _context
+    _context = WorkerContext(run_dir, roles, dict(models))
 
 
 def init_worker(run_dir: Path, roles: Roles) -> None:
@@ -83,6 +93,8 @@ def do_write(task: Task, photo: Photo) -> Instruction | StageFailure:
     ctx = context()
     try:
         return write_instruction(ctx.model("writer"), task, photo, ctx.images)
+    except (TransientModelError, FatalModelError):
+        raise
     except ModelCallError as exc:
         return StageFailure(f"writer: {exc.reason}")
     except Exception as exc:
@@ -92,6 +104,8 @@ def do_write(task: Task, photo: Photo) -> Instruction | StageFailure:
 def do_rewrite(task: Task, long: Instruction) -> Instruction | StageFailure:
     try:
         return rewrite_instruction(context().model("rewriter"), task, long)
+    except (TransientModelError, FatalModelError):
+        raise
     except ModelCallError as exc:
         return StageFailure(f"rewriter: {exc.reason}")
     except Exception as exc:
@@ -108,10 +122,17 @@ def do_judge(task: Task, attempt: Attempt, threshold: float) -> Verdict:
     return judge_attempt(ctx.model("judge"), task, attempt, ctx.images, threshold)
 
 
-def supported_types(roles: Roles) -> dict[str, frozenset[str]]:
-    """The edit types each type-declaring role can do (built here so the parent needs no model state)."""
-    out: dict[str, frozenset[str]] = {}
-    for role in ("writer", "editor", "judge"):
-        spec = getattr(roles, role)
-        out[role] = frozenset(build_role(role, spec.provider, spec.model, spec.options).supported_types)  # type: ignore[arg-type]
-    return out
+def do_prefilter(task: Task, attempt: Attempt, threshold: float) -> Verdict | None:
+    """The metric judge's verdict when it is decisive (unchanged or broken output), else None."""
+    ctx = context()
+    prefilter = ctx.model("prefilter")
+    verdict, hard_fail = judge_attempt_with_flag(prefilter, task, attempt, ctx.images, threshold)
+    return verdict if hard_fail else None
+
+
+def build_models(roles: Roles) -> dict[Role, Any]:
+    """Every role's model, built once in the runner to learn its types, execution and identity."""
+    return {
+        role: build_role(role, spec.provider, spec.model, spec.options)
+        for role, spec in ((r, getattr(roles, r)) for r in ("writer", "rewriter", "editor", "judge"))
+    }

@@ -30,6 +30,9 @@ class ModelCallError(Exception):
         self.reason = reason
         self.raw = raw
 
+    def __reduce__(self):  # keep `raw` when the error crosses a process boundary
+        return (type(self), (self.reason, self.raw))
+
 
 class TransientModelError(Exception):
     """A call that may succeed if tried again later: 429, 5xx, a timeout, a dropped connection.
@@ -42,6 +45,9 @@ class TransientModelError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.retry_after))
 
 
 class FatalModelError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from editforge.images import check_rgb
-from editforge.models.base import Editor, ModelCallError
+from editforge.models.base import Editor, FatalModelError, ModelCallError, TransientModelError
 from editforge.records import Attempt, Task, stable_id
 from editforge.stages.io import ImageIO
 from editforge.stages.plan import derive_seed
@@ -34,6 +34,8 @@ def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, image
     try:
         reply = editor.edit(source, instruction, seed)
         check_rgb(reply.image)
+    except (TransientModelError, FatalModelError):
+        raise  # the engine's to retry or to stop the run on
     except ModelCallError as exc:
         return Attempt(
             **base,

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from editforge import taxonomy
-from editforge.models.base import Judge, ModelCallError
+from editforge.models.base import FatalModelError, Judge, ModelCallError, TransientModelError
 from editforge.records import Attempt, Task, Verdict
 from editforge.stages.io import ImageIO
 
 
 def judge_attempt(judge: Judge, task: Task, attempt: Attempt, images: ImageIO, threshold: float) -> Verdict:
+    return judge_attempt_with_flag(judge, task, attempt, images, threshold)[0]
+
+
+def judge_attempt_with_flag(
+    judge: Judge, task: Task, attempt: Attempt, images: ImageIO, threshold: float
+) -> tuple[Verdict, str | None]:
+    """The verdict, and the judge's hard-fail flag (plainly unusable output) for a judge chain."""
     if attempt.output_image is None:
         raise ValueError(f"attempt {attempt.attempt_id} has no image to judge")
     base = {
@@ -24,19 +31,18 @@ def judge_attempt(judge: Judge, task: Task, attempt: Attempt, images: ImageIO, t
             attempt.instruction,
             taxonomy.get(task.edit_type),
         )
+    except (TransientModelError, FatalModelError):
+        raise  # the engine's to retry or to stop the run on
     except ModelCallError as exc:
-        return Verdict(**base, status="failed", rationale=exc.reason, raw_reply=exc.raw)
+        return Verdict(**base, status="failed", rationale=exc.reason, raw_reply=exc.raw), None
     except Exception as exc:  # a judge bug is a judge failure for this attempt, never a guessed score
-        return Verdict(**base, status="failed", rationale=f"judge error: {type(exc).__name__}: {exc}")
+        return Verdict(**base, status="failed", rationale=f"judge error: {type(exc).__name__}: {exc}"), None
     if reply.scores is None:
+        rationale = reply.abstain_reason or reply.rationale
         return Verdict(
-            **base,
-            status="abstained",
-            rationale=reply.abstain_reason or reply.rationale,
-            raw_reply=reply.raw,
-            usage=reply.usage,
-        )
-    return Verdict(
+            **base, status="abstained", rationale=rationale, raw_reply=reply.raw, usage=reply.usage
+        ), None
+    verdict = Verdict(
         **base,
         status="scored",
         scores=reply.scores,
@@ -44,3 +50,4 @@ def judge_attempt(judge: Judge, task: Task, attempt: Attempt, images: ImageIO, t
         raw_reply=reply.raw,
         usage=reply.usage,
     )
+    return verdict, reply.hard_fail

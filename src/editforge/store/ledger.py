@@ -8,11 +8,13 @@ JSON, with a few columns pulled out for queries. Only one process (the runner) w
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, Verdict
+from editforge.records import Attempt, Instruction, ModelRef, Photo, SourceFailure, Task, Usage, Verdict
 
 TaskStatus = Literal["planned", "passed", "failed", "error"]
 
@@ -32,6 +34,11 @@ CREATE TABLE IF NOT EXISTS attempts (
     UNIQUE (task_id, idx));
 CREATE TABLE IF NOT EXISTS verdicts (
     attempt_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, passed INTEGER, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL, input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL, images INTEGER NOT NULL, cost_usd REAL NOT NULL,
+    elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
 CREATE INDEX IF NOT EXISTS attempts_task ON attempts (task_id, idx);
 CREATE INDEX IF NOT EXISTS verdicts_task ON verdicts (task_id);
@@ -57,6 +64,17 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several writes that land together or not at all (a model's reply and its cost, say)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     # -- meta ------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -67,7 +85,7 @@ class Ledger:
 
     # -- photos ----------------------------------------------------------------------------------
     def add_photo(self, photo: Photo) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO photos (photo_id, uri, json) VALUES (?, ?, ?)",
                 (photo.photo_id, photo.uri, photo.model_dump_json()),
@@ -114,16 +132,12 @@ class Ledger:
     # -- tasks -----------------------------------------------------------------------------------
     def add_tasks(self, tasks: list[Task]) -> int:
         """Insert planned tasks, ignoring ones already planned (a resumed run re-plans the same ids)."""
-        with self.db:
+        with self.transaction():
             start = self.db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM tasks").fetchone()[0]
             before = self.db.total_changes
             self.db.executemany(
-                "INSERT OR IGNORE INTO tasks (task_id, seq, photo_id, edit_type, json)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (t.task_id, start + i, t.photo_id, t.edit_type, t.model_dump_json())
-                    for i, t in enumerate(tasks)
-                ],
+                "INSERT OR IGNORE INTO tasks (task_id, seq, photo_id, edit_type, json) VALUES (?, ?, ?, ?, ?)",
+                [(t.task_id, start + i, t.photo_id, t.edit_type, t.model_dump_json()) for i, t in enumerate(tasks)],
             )
             return self.db.total_changes - before
 
@@ -142,9 +156,7 @@ class Ledger:
         return row[0], row[1]
 
     def set_task_status(self, task_id: str, status: TaskStatus, reason: str | None = None) -> None:
-        self.db.execute(
-            "UPDATE tasks SET status = ?, reason = ? WHERE task_id = ?", (status, reason, task_id)
-        )
+        self.db.execute("UPDATE tasks SET status = ?, reason = ? WHERE task_id = ?", (status, reason, task_id))
 
     def count_tasks(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
@@ -191,7 +203,41 @@ class Ledger:
         rows = self.db.execute("SELECT json FROM verdicts WHERE task_id = ?", (task_id,))
         return {v.attempt_id: v for v in (Verdict.model_validate_json(js) for (js,) in rows)}
 
+    # -- calls: one row per model call, with what it cost ----------------------------------------
+    def add_call(
+        self, role: str, model: ModelRef, task_id: str | None, usage: Usage, elapsed_s: float, error: str | None = None
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO calls (role, provider, model, prompt_version, task_id, status, input_tokens,"
+            " output_tokens, images, cost_usd, elapsed_s, error, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                role,
+                model.provider,
+                model.model,
+                model.prompt_version,
+                task_id,
+                "failed" if error else "ok",
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.images,
+                usage.cost_usd,
+                elapsed_s,
+                error,
+                time.time(),
+            ),
+        )
+
+    def spent_usd(self) -> float:
+        return float(self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls").fetchone()[0])
+
+    def cost_by_type(self) -> dict[str, float]:
+        rows = self.db.execute(
+            "SELECT t.edit_type, SUM(c.cost_usd) FROM calls c JOIN tasks t USING (task_id) GROUP BY t.edit_type"
+        )
+        return {edit_type: float(cost) for edit_type, cost in rows}
+
     def count(
-        self, table: Literal["photos", "attempts", "verdicts", "instructions", "source_failures"]
+        self, table: Literal["photos", "attempts", "verdicts", "instructions", "source_failures", "calls"]
     ) -> int:
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names

@@ -1,0 +1,207 @@
+"""Where each model call runs, how fast, how often it is retried, and what it costs.
+
+CPU-bound models (classical processing, local models) run in the worker processes. I/O-bound models
+(hosted APIs) run in threads of this process, concurrently per model under that model's limits:
+requests/min and tokens/min (aiolimiter), calls in flight (a semaphore), a timeout on every call, and
+retries of transient failures with exponential backoff and jitter that never come sooner than the
+server's Retry-After (tenacity). Every finished call is priced, and a budget is checked before a paid
+call starts, so a run stops *before* it would spend more than it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from editforge.config import ModelLimits, RetryPolicy
+from editforge.models.base import Execution, Role, TransientModelError
+from editforge.models.prices import PriceTable
+from editforge.records import ModelRef, Usage
+
+T = TypeVar("T")
+
+# Typical size of one call, for the token limiter and the budget check before a call is made.
+TYPICAL_USAGE: dict[str, Usage] = {
+    "writer": Usage(input_tokens=1600, output_tokens=120),
+    "rewriter": Usage(input_tokens=450, output_tokens=20),
+    "editor": Usage(input_tokens=1400, output_tokens=1300, images=1),
+    "judge": Usage(input_tokens=3000, output_tokens=150),
+}
+
+
+class BudgetReached(Exception):
+    """The next paid call would take the run past its budget."""
+
+
+class CallDeferred(Exception):
+    """Transient failures outlasted every retry: the work stays planned for the next run."""
+
+
+@dataclass
+class InFlight:
+    role: str
+    model: str
+    label: str
+    started: float
+
+
+class _ModelGate:
+    """One model's limits: requests/min, tokens/min, calls in flight."""
+
+    def __init__(self, limits: ModelLimits) -> None:
+        # Buckets of about one second of allowance: a long burst at start would overshoot the limit.
+        self.requests = _per_second(limits.rpm / 60) if limits.rpm else None
+        self.tokens = AsyncLimiter(limits.tpm / 60 * 5, 5) if limits.tpm else None
+        self.slots = asyncio.Semaphore(limits.concurrency)
+        self.concurrency = limits.concurrency
+
+    async def enter(self, tokens: int) -> None:
+        await self.slots.acquire()
+        try:
+            if self.requests:
+                await self.requests.acquire()
+            if self.tokens:
+                await self.tokens.acquire(min(tokens, self.tokens.max_rate))
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def leave(self) -> None:
+        self.slots.release()
+
+
+def _per_second(rate: float) -> AsyncLimiter:
+    return AsyncLimiter(rate, 1) if rate >= 1 else AsyncLimiter(1, 1 / rate)
+
+
+class _AtLeastRetryAfter:
+    """Full-jitter exponential backoff, but never sooner than the server asked."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.backoff = wait_random_exponential(multiplier=policy.base_s, max=policy.max_wait_s)
+
+    def __call__(self, state: RetryCallState) -> float:
+        wait = self.backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientModelError) and error.retry_after:
+            wait = max(wait, error.retry_after)
+        return wait
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        processes: Executor,
+        execution: dict[Role, Execution],
+        refs: dict[Role, ModelRef],
+        limits: dict[str, ModelLimits],
+        retries: RetryPolicy,
+        timeout_s: float,
+        prices: PriceTable,
+        budget_usd: float | None = None,
+        spent_usd: float = 0.0,
+    ) -> None:
+        self.processes = processes
+        self.execution = execution
+        self.refs = refs
+        self.retries = retries
+        self.timeout_s = timeout_s
+        self.prices = prices
+        self.budget_usd = budget_usd
+        self.spent_usd = spent_usd
+        self._reserved = 0.0
+        self._gates = {
+            ref.model: _ModelGate(limits.get(ref.model, ModelLimits()))
+            for role, ref in refs.items()
+            if execution.get(role) == "io"
+        }
+        threads = sum(g.concurrency for g in self._gates.values()) or 1
+        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="editforge-io")
+        self.in_flight: dict[int, InFlight] = {}
+        self._ids = itertools.count()
+        self.tries = 0  # calls sent, retries included
+        self.transient_errors = 0
+
+    def close(self) -> None:
+        # Threads blocked on a hung server are not waited for: their SDK timeout ends them.
+        self.threads.shutdown(wait=False, cancel_futures=True)
+
+    def price(self, role: Role, usage: Usage) -> Usage:
+        return usage.model_copy(update={"cost_usd": self.prices.cost(self.refs[role].model, usage)})
+
+    async def call(self, role: Role, label: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best."""
+        loop = asyncio.get_running_loop()
+        if self.execution.get(role, "cpu") == "cpu":
+            return await self._tracked(role, label, loop.run_in_executor(self.processes, fn, *args))
+        gate = self._gates[self.refs[role].model]
+        estimate = self.prices.cost(self.refs[role].model, TYPICAL_USAGE[role])
+        self._reserve(estimate)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(TransientModelError),
+                stop=stop_after_attempt(self.retries.max_tries),
+                wait=_AtLeastRetryAfter(self.retries),
+                reraise=True,
+            ):
+                with attempt:
+                    await gate.enter(TYPICAL_USAGE[role].input_tokens)
+                    try:
+                        self.tries += 1
+                        return await self._tracked(role, label, self._timed(loop, fn, *args))
+                    except TransientModelError:
+                        self.transient_errors += 1
+                        raise
+                    finally:
+                        gate.leave()
+        except TransientModelError as exc:
+            raise CallDeferred(
+                f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries ({exc.reason})"
+            ) from exc
+        finally:
+            self._reserved -= estimate
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    def charge(self, cost_usd: float) -> None:
+        self.spent_usd += cost_usd
+
+    def _reserve(self, estimate: float) -> None:
+        if self.budget_usd is not None and self.spent_usd + self._reserved + estimate > self.budget_usd:
+            raise BudgetReached(
+                f"budget ${self.budget_usd:.2f} reached: spent ${self.spent_usd:.4f}, "
+                f"${self._reserved:.4f} in flight, next call ≈ ${estimate:.4f}"
+            )
+        self._reserved += estimate
+
+    async def _timed(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: Any) -> T:
+        future = loop.run_in_executor(self.threads, fn, *args)
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except asyncio.TimeoutError:
+            raise TransientModelError(f"no reply within {self.timeout_s:.0f} s") from None
+
+    async def _tracked(self, role: str, label: str, awaitable: Any) -> Any:
+        call_id = next(self._ids)
+        self.in_flight[call_id] = InFlight(role, self.refs[role].model, label, time.monotonic())  # type: ignore[index]
+        try:
+            return await awaitable
+        finally:
+            del self.in_flight[call_id]
+
+    def stuck(self, older_than_s: float) -> list[str]:
+        """What the watchdog reports: calls running longer than they should."""
+        now = time.monotonic()
+        return [
+            f"{c.role} call to {c.model} for {c.label} running {now - c.started:.0f} s"
+            for c in self.in_flight.values()
+            if now - c.started > older_than_s
+        ]

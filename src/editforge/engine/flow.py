@@ -1,0 +1,107 @@
+"""One task's way through the models: write → rewrite → (edit → [prefilter →] judge) ≤ N attempts.
+
+Each step first looks in the ledger: a step that finished before a crash is read back, not redone.
+Each call's result is committed together with its cost row the moment it arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+
+from editforge.engine import work
+from editforge.engine.calls import Dispatcher
+from editforge.models.base import Role
+from editforge.records import Attempt, Instruction, Photo, Task, Verdict
+from editforge.store.ledger import Ledger
+
+Outcome = str  # "passed" | "failed" | "error" | "deferred"
+
+
+class TaskFlow:
+    def __init__(
+        self,
+        ledger: Ledger,
+        dispatcher: Dispatcher,
+        max_attempts: int,
+        threshold: float,
+        prefilter: bool,
+        console: Console,
+    ) -> None:
+        self.ledger = ledger
+        self.dispatcher = dispatcher
+        self.max_attempts = max_attempts
+        self.threshold = threshold
+        self.prefilter = prefilter
+        self.console = console
+
+    async def run(self, task: Task, photo: Photo) -> Outcome:
+        long = self.ledger.instruction(task.task_id, "long")
+        if long is None:
+            result = await self._call("writer", task, work.do_write, task, photo)
+            if isinstance(result, work.StageFailure):
+                self.ledger.set_task_status(task.task_id, "error", result.reason)
+                return "error"
+            long = result
+        if self.ledger.instruction(task.task_id, "short") is None:
+            result = await self._call("rewriter", task, work.do_rewrite, task, long)
+            if isinstance(result, work.StageFailure):
+                self.ledger.set_task_status(task.task_id, "error", result.reason)
+                return "error"
+        done = {a.index: a for a in self.ledger.attempts(task.task_id)}
+        verdicts = self.ledger.verdicts(task.task_id)
+        reasons: list[str] = []
+        for index in range(1, self.max_attempts + 1):
+            attempt = done.get(index) or await self._call(
+                "editor", task, work.do_edit, task, long.text, index
+            )
+            if attempt.status != "ok":
+                reasons.append(f"attempt {index}: {attempt.error}")
+                continue
+            verdict = verdicts.get(attempt.attempt_id) or await self._judge(task, attempt)
+            if verdict.passed:
+                self.ledger.set_task_status(task.task_id, "passed")
+                return "passed"
+            score = f" {verdict.score:.3f}" if verdict.score is not None else ""
+            reasons.append(f"attempt {index}: {verdict.status}{score} {verdict.rationale[:160]}")
+        self.ledger.set_task_status(task.task_id, "failed", "; ".join(reasons)[:2000])
+        return "failed"
+
+    async def _judge(self, task: Task, attempt: Attempt) -> Verdict:
+        if self.prefilter:
+            decisive = await self._call("prefilter", task, work.do_prefilter, task, attempt, self.threshold)
+            if decisive is not None:
+                return decisive
+        return await self._call("judge", task, work.do_judge, task, attempt, self.threshold)
+
+    async def _call(self, role: Role | str, task: Task, fn: Any, *args: Any) -> Any:
+        started = time.monotonic()
+        result = await self.dispatcher.call(role, f"task {task.task_id} ({task.edit_type})", fn, *args)
+        elapsed = time.monotonic() - started
+        if result is None:  # a prefilter that let the attempt through: nothing to record
+            return None
+        model = self.dispatcher.refs[role]  # type: ignore[index]
+        if isinstance(result, work.StageFailure):
+            with self.ledger.transaction():
+                self.ledger.add_call(role, model, task.task_id, result.usage, elapsed, error=result.reason)
+            return result
+        priced = result.model_copy(update={"usage": self.dispatcher.price(role, result.usage)})  # type: ignore[arg-type]
+        self.dispatcher.charge(priced.usage.cost_usd)
+        error = getattr(priced, "error", None) or (
+            priced.rationale if isinstance(priced, Verdict) and priced.status == "failed" else None
+        )
+        with self.ledger.transaction():
+            _store(self.ledger, priced)
+            self.ledger.add_call(role, model, task.task_id, priced.usage, elapsed, error=error)
+        return priced
+
+
+def _store(ledger: Ledger, record: Instruction | Attempt | Verdict) -> None:
+    if isinstance(record, Instruction):
+        ledger.add_instruction(record)
+    elif isinstance(record, Attempt):
+        ledger.add_attempt(record)
+    else:
+        ledger.add_verdict(record)
