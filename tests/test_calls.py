@@ -1,0 +1,122 @@
+"""The dispatcher: limits, retries that honour Retry-After, timeouts, budget, the watchdog's view."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from editforge.config import ModelLimits, RetryPolicy
+from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.models.base import TransientModelError
+from editforge.models.prices import Price, PriceTable
+from editforge.records import ModelRef
+
+REF = ModelRef(provider="gemini", model="paid-model")
+
+
+def dispatcher(limits: ModelLimits | None = None, tries: int = 4, timeout_s: float = 5.0, **kw) -> Dispatcher:
+    return Dispatcher(
+        processes=ThreadPoolExecutor(2),
+        execution={"judge": "io", "editor": "cpu"},
+        refs={"judge": REF, "editor": ModelRef(provider="offline", model="classical-editor")},
+        limits={"paid-model": limits or ModelLimits()},
+        retries=RetryPolicy(max_tries=tries, base_s=0.01, max_wait_s=0.05),
+        timeout_s=timeout_s,
+        prices=PriceTable({"paid-model": Price(input_per_mtok=1000.0)}),
+        **kw,
+    )
+
+
+class Flaky:
+    """Fails `failures` times with a transient error (with Retry-After), then answers."""
+
+    def __init__(self, failures: int, retry_after: float | None = None) -> None:
+        self.failures, self.retry_after, self.calls, self.times = failures, retry_after, 0, []
+
+    def __call__(self, value: int) -> int:
+        self.calls += 1
+        self.times.append(time.monotonic())
+        if self.calls <= self.failures:
+            raise TransientModelError("429 too many requests", retry_after=self.retry_after)
+        return value * 2
+
+
+def test_transient_errors_are_retried_no_sooner_than_retry_after() -> None:
+    d, flaky = dispatcher(), Flaky(failures=2, retry_after=0.3)
+    assert asyncio.run(d.call("judge", "t", flaky, 21)) == 42
+    assert flaky.calls == 3 and d.tries == 3 and d.transient_errors == 2
+    gaps = [b - a for a, b in zip(flaky.times, flaky.times[1:], strict=False)]
+    assert all(gap >= 0.29 for gap in gaps), gaps
+
+
+def test_retries_exhausted_defer_the_work() -> None:
+    d, flaky = dispatcher(tries=3), Flaky(failures=10)
+    with pytest.raises(CallDeferred, match="gave up after 3 tries"):
+        asyncio.run(d.call("judge", "t", flaky, 1))
+    assert flaky.calls == 3
+
+
+def test_a_hung_call_times_out_and_counts_as_transient() -> None:
+    d = dispatcher(tries=2, timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(CallDeferred, match="no reply within"):
+        asyncio.run(d.call("judge", "t", time.sleep, 1.5))
+    assert time.monotonic() - started < 1.2  # two timeouts, not two full hangs
+    d.close()
+
+
+def test_requests_per_minute_and_concurrency_are_respected() -> None:
+    d = dispatcher(ModelLimits(rpm=600, concurrency=2))  # 10 requests/s, 2 in flight
+    lock, live, peak = threading.Lock(), [0], [0]
+
+    def work(i: int) -> int:
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        time.sleep(0.02)
+        with lock:
+            live[0] -= 1
+        return i
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(d.call("judge", "t", work, i) for i in range(25)))
+
+    started = time.monotonic()
+    assert asyncio.run(many()) == list(range(25))
+    elapsed = time.monotonic() - started
+    assert peak[0] <= 2
+    # a leaky bucket of one second's allowance: 10 at once, then 10/s for the other 15
+    assert elapsed >= 1.4, f"25 requests at 10/s took only {elapsed:.2f} s"
+
+
+def test_budget_stops_before_a_call_that_would_exceed_it() -> None:
+    # typical judge call: 3000 input tokens at $1000/Mtok = $3
+    d = dispatcher(budget_usd=5.0, spent_usd=1.0)
+    assert asyncio.run(d.call("judge", "t", int, "7")) == 7
+    d.charge(3.0)
+    with pytest.raises(BudgetReached, match=r"budget \$5.00"):
+        asyncio.run(d.call("judge", "t", int, "7"))
+
+
+def test_cpu_roles_skip_limits_and_pricing() -> None:
+    d = dispatcher(budget_usd=0.0)
+    assert asyncio.run(d.call("editor", "t", int, "5")) == 5  # free, local: no budget check
+
+
+def test_watchdog_lists_calls_running_too_long() -> None:
+    d = dispatcher()
+
+    async def scenario() -> list[str]:
+        call = asyncio.ensure_future(d.call("judge", "task abc", time.sleep, 0.4))
+        await asyncio.sleep(0.25)
+        stuck = d.stuck(older_than_s=0.2)
+        await call
+        return stuck
+
+    stuck = asyncio.run(scenario())
+    assert len(stuck) == 1 and "judge call to paid-model for task abc" in stuck[0]
+    assert d.stuck(older_than_s=0.0) == []
