@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -170,3 +171,16 @@ def test_edit_refuses_what_it_cannot_do(tmp_path: Path, small_photos, instructio
     Image.fromarray(small_photos["coffee"]).save(source)
     result = invoke("edit", "--source", source, "--instruction", instruction, "--out", tmp_path / "b.png")
     assert result.exit_code == 1 and not (tmp_path / "b.png").exists()
+
+
+def test_estimate_prices_a_run_before_it_starts(photo_dir: Path) -> None:
+    offline = invoke("estimate", "--images", photo_dir, "--per-photo", 3)
+    assert offline.exit_code == 0, offline.output
+    assert "4 photos × 3 types → 12 tasks" in flat(offline.output) and "0.0000" in offline.output
+    gemini = invoke("estimate", "--images", photo_dir, "--per-photo", 3, "--provider", "gemini")
+    assert gemini.exit_code == 0, gemini.output
+    text = flat(gemini.output)
+    assert "gemini-2.5-pro" in text and "gemini-2.5-flash-image" in text
+    total = float(re.search(r"total[│ ]+([0-9.]+)", text).group(1))
+    # 12 tasks: at least one image per task at $0.039, plus the writer, rewriter and judge calls
+    assert 12 * 0.039 < total < 12 * 3 * 0.1

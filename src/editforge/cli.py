@@ -49,9 +49,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     pass
 
@@ -74,8 +72,10 @@ def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
         + (f", ${summary.spent_usd:.4f} spent" if summary.spent_usd else "")
     )
     if summary.deferred:
-        console.print(f"[yellow]{summary.deferred} tasks deferred[/] after repeated transient errors; "
-                      "run the same command again to retry them")
+        console.print(
+            f"[yellow]{summary.deferred} tasks deferred[/] after repeated transient errors; "
+            "run the same command again to retry them"
+        )
     if summary.stopped:
         raise typer.Exit(130 if "interrupted" in summary.stopped else 3)
 
@@ -115,23 +115,17 @@ def run(
     images: Path | None = typer.Option(None, "--images", "-i", help="Folder of photos (jpg/png/webp)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create or resume."),
     photos: int | None = typer.Option(None, help="Use at most this many photos."),
-    per_photo: int | None = typer.Option(
-        None, "--per-photo", help="Edit types to try per photo (default 3)."
-    ),
-    edit_types: str | None = typer.Option(
-        None, "--edit-types", help="Comma-separated type keys to restrict to."
-    ),
-    max_attempts: int | None = typer.Option(
-        None, "--max-attempts", help="Edit attempts per task (default 3)."
-    ),
-    threshold: float | None = typer.Option(
-        None, help="Judge pass threshold on the weighted score (default 0.7)."
-    ),
+    per_photo: int | None = typer.Option(None, "--per-photo", help="Edit types to try per photo (default 3)."),
+    edit_types: str | None = typer.Option(None, "--edit-types", help="Comma-separated type keys to restrict to."),
+    max_attempts: int | None = typer.Option(None, "--max-attempts", help="Edit attempts per task (default 3)."),
+    threshold: float | None = typer.Option(None, help="Judge pass threshold on the weighted score (default 0.7)."),
     seed: int | None = typer.Option(None, help="Seed (default 0)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count)."),
-    max_side: int | None = typer.Option(
-        None, "--max-side", help="Downscale photos to this longest side (1024)."
+    max_side: int | None = typer.Option(None, "--max-side", help="Downscale photos to this longest side (1024)."),
+    provider: str | None = typer.Option(
+        None, help="Play all four roles with this provider's default models: offline, gemini, openai."
     ),
+    budget: float | None = typer.Option(None, "--budget", help="Stop cleanly before spending more than this (USD)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the pipeline on a folder of photos. Killed? Run the same command again to resume.
@@ -140,6 +134,7 @@ def run(
       editforge run --images photos/ --out runs/first --per-photo 3 --seed 1
       editforge run run.yaml                      (every flag can be a key in the YAML)
       editforge run run.yaml --out runs/other     (flags override the file)
+      GEMINI_API_KEY=... editforge run --images photos/ --out runs/g --provider gemini --budget 20
     """
     with _user_errors():
         file_values = load_yaml(config_file) if config_file else {}
@@ -154,10 +149,58 @@ def run(
             "seed": seed,
             "workers": workers,
             "max_side": max_side,
+            "budget_usd": budget,
+            "roles": _all_roles(provider),
         }
         if "out" not in file_values and out is None:
             raise ConfigError("no run directory: pass --out OUT (or `out:` in the config file)")
         _run(file_values, overrides, str(config_file or "command line"), quiet)
+
+
+def _all_roles(provider: str | None) -> dict | None:
+    if provider is None:
+        return None
+    return {role: {"provider": provider} for role in ("writer", "rewriter", "editor", "judge")}
+
+
+@app.command()
+def estimate(
+    config_file: Path | None = typer.Argument(None, metavar="[CONFIG.yaml]", help="Run settings in YAML."),
+    images: Path | None = typer.Option(None, "--images", "-i", help="Folder of photos."),
+    per_photo: int | None = typer.Option(None, "--per-photo", help="Edit types per photo."),
+    provider: str | None = typer.Option(None, help="All four roles on this provider."),
+) -> None:
+    """Predict what a run will cost before spending anything (photos × types × attempts × price).
+
+    [bold]Examples[/]:
+      editforge estimate run.yaml
+      editforge estimate --images photos/ --provider gemini --per-photo 3
+    """
+    from editforge.engine.estimate import estimate as predict
+    from editforge.engine.runner import list_sources
+
+    with _user_errors():
+        file_values = load_yaml(config_file) if config_file else {}
+        overrides = {"images": images, "per_photo": per_photo, "roles": _all_roles(provider)}
+        file_values.setdefault("out", "estimate")
+        config = build_config(file_values, overrides, str(config_file or "command line"))
+        config.check_runnable()
+        result = predict(config, len(list_sources(config)))
+        table = Table(
+            title=f"{result.photos} photos × {config.per_photo} types → {result.tasks} tasks, "
+            f"≈{result.expected_examples:.0f} kept examples"
+        )
+        for column in ("role", "model", "calls", "cost (USD)"):
+            table.add_column(column, justify="left" if column in ("role", "model") else "right")
+        for r in result.roles:
+            table.add_row(r.role, r.model, f"{r.calls:.0f}", _usd(r.cost_usd) if r.priced else "unpriced")
+        table.add_row("[bold]total", "", "", f"[bold]{_usd(result.total_usd)}")
+        table.add_row("per kept example", "", "", _usd(result.per_example_usd))
+        out_console.print(table)
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f}" if value >= 10 else f"{value:.4f}"
 
 
 @app.command()
@@ -218,9 +261,7 @@ def judge(
         if as_json:
             out_console.print_json(json.dumps(result))
             return
-        table = Table(
-            title=f"{kind.key}: {'PASS' if result['passed'] else 'FAIL' if scores else 'ABSTAINED'}"
-        )
+        table = Table(title=f"{kind.key}: {'PASS' if result['passed'] else 'FAIL' if scores else 'ABSTAINED'}")
         table.add_column("criterion")
         table.add_column("score", justify="right")
         for name, value in (result["scores"] or {}).items():
@@ -236,9 +277,7 @@ def _type_from_instruction(instruction: str) -> taxonomy.EditType:
 
     intent = parse_instruction(instruction)
     if intent is None:
-        raise ConfigError(
-            "cannot tell the edit type from the instruction; pass --edit-type (see `editforge taxonomy`)"
-        )
+        raise ConfigError("cannot tell the edit type from the instruction; pass --edit-type (see `editforge taxonomy`)")
     return taxonomy.get(intent.edit_type)
 
 
