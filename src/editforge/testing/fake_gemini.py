@@ -1,0 +1,321 @@
+"""A fake Gemini API on 127.0.0.1 that speaks the REST wire protocol the google-genai SDK uses.
+
+    with FakeGemini(api_key="test-key") as server:
+        client = genai.Client(api_key="test-key", http_options={"base_url": server.base_url})
+
+It serves `POST /{v1,v1beta,v1alpha}/models/{model}:generateContent` with editforge's offline models
+(see `fake_gemini_models`), and can misbehave the ways the real service does, per call or at random:
+
+    server.script("429", None, "drop")          # the next three requests: a 429, a normal one, a drop
+    server.script("bad_json", role="judge")     # the next judge request gets malformed JSON
+    FakeGemini(fault_rates={"503": 0.1, "hang": 0.02}, seed=7)
+
+Faults: 429 (with `Retry-After` and a RetryInfo detail), 500, 503, 400, 401, 403, 404, hang (no answer
+until `hang_s` passes or the server closes), drop (the socket is closed without a response), safety
+(promptFeedback.blockReason), image_safety (finishReason IMAGE_SAFETY), empty (no candidates); for
+the editor: text_only (text where an image was due), bad_base64 (not valid base64), truncated_image
+(valid base64 of half a PNG); for the judge: bad_json, out_of_range. A fault that does not apply to a
+request's role is ignored. Rates are drawn from (seed, request content, how often it was seen), so a
+run is reproducible whatever the thread order and a retried request can succeed.
+
+Counters (of the generateContent requests it could read; a wrong key or an unreadable body is answered
+400 before counting): `calls` (a `Call` per request, in order), `by_model`, `by_content` (model,
+content hash → requests), `paid` (model, content hash → 200 replies; `paid_twice()` lists those
+answered more than once), `count(role=, fault=)`, `reset_counts()`; `errors` lists the fake's own
+failures (each answered 500), which a test should find empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from editforge.testing.fake_gemini_models import Answer, BadRequest, answer, read_request, usage_metadata
+
+ERRORS: dict[str, tuple[int, str, str]] = {
+    "400": (400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
+    "401": (401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
+    "403": (403, "PERMISSION_DENIED", "The caller does not have permission."),
+    "404": (404, "NOT_FOUND", "models/{model} is not found for API version {version}."),
+    "429": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+    "500": (500, "INTERNAL", "An internal error has occurred. Please retry."),
+    "503": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+}
+ROLE_FAULTS: dict[str, set[str]] = {
+    "text_only": {"editor"}, "bad_base64": {"editor"}, "truncated_image": {"editor"},
+    "image_safety": {"editor"}, "bad_json": {"judge"}, "out_of_range": {"judge"},
+}  # fmt: skip
+FAULTS = (*ERRORS, "hang", "drop", "safety", "empty", *ROLE_FAULTS)
+_PATH = re.compile(r"/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent")
+
+
+@dataclass
+class Call:
+    """One request as the server saw it. `status` is 0 when no response was sent (drop, hang)."""
+
+    model: str
+    role: str
+    digest: str
+    fault: str | None
+    status: int = 0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a hung handler must not hold up close()
+    fake: FakeGemini
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # idle keep-alive connections end after this
+    server: _Server
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.fake._handle(self)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.fake._send_error(self, 404, "NOT_FOUND", f"fake gemini serves no GET {self.path}")
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the counters instead
+        pass
+
+
+class FakeGemini:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,  # when set, other keys get 400 API_KEY_INVALID, as from the real API
+        models: set[str] | None = None,  # when set, other model names get 404
+        script: list[str | None] | None = None,
+        fault_rates: dict[str, float] | None = None,
+        seed: int = 0,
+        latency_s: float | tuple[float, float] = 0.0,
+        hang_s: float = 60.0,
+        retry_after: float = 1.0,
+        editor_miss_rate: float = 0.0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        unknown = [f for f in [*(script or []), *(fault_rates or {})] if f is not None and f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        self.api_key, self.models = api_key, models
+        self.fault_rates = dict(fault_rates or {})
+        self.seed, self.latency_s, self.hang_s = seed, latency_s, hang_s
+        self.retry_after, self.editor_miss_rate = retry_after, editor_miss_rate
+        self.calls: list[Call] = []
+        self.by_model: Counter[str] = Counter()
+        self.by_content: Counter[tuple[str, str]] = Counter()
+        self.paid: Counter[tuple[str, str]] = Counter()
+        self.errors: list[str] = []  # handler failures (bugs in the fake), kept for tests to assert on
+        self._queues: dict[str, deque[str | None]] = {"*": deque(script or [])}
+        self._lock = threading.Lock()
+        # The offline models share OpenCV cascade classifiers, which are not thread-safe (concurrent
+        # detectMultiScale crashes the process): the fake computes one answer at a time.
+        self._model_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._httpd = _Server((host, 0), _Handler)
+        self._httpd.fake = self
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeGemini:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, args=(0.05,), name="fake-gemini", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closed.set()  # ends hangs
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scripting and counters -------------------------------------------------------------------------
+
+    def script(self, *faults: str | None, role: str = "*") -> None:
+        """Queue faults for the next requests (of `role`, or any); None or "ok" serves one normally."""
+        bad = [f for f in faults if f not in (None, "ok") and f not in FAULTS]
+        if bad:
+            raise ValueError(f"unknown fault(s) {bad}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            self._queues.setdefault(role, deque()).extend(None if f == "ok" else f for f in faults)
+
+    def paid_twice(self) -> list[tuple[str, str]]:
+        return sorted(key for key, n in self.paid.items() if n > 1)
+
+    def count(self, role: str | None = None, fault: str | None = None) -> int:
+        return sum(1 for c in self.calls if role in (None, c.role) and fault in (None, c.fault))
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.by_model.clear()
+            self.by_content.clear()
+            self.paid.clear()
+
+    # --- serving ------------------------------------------------------------------------------------------
+
+    def _choose(self, role: str, digest: str, seen: int) -> str | None:
+        for name in (role, "*"):
+            queue = self._queues.get(name)
+            if queue:
+                return queue.popleft()
+        if not self.fault_rates:
+            return None
+        blob = hashlib.sha256(f"{self.seed}|{digest}|{seen}".encode()).digest()
+        draw = int.from_bytes(blob[:8], "big") / 2**64
+        for fault, rate in self.fault_rates.items():
+            if draw < rate:
+                return fault
+            draw -= rate
+        return None
+
+    def _latency(self, digest: str) -> float:
+        if isinstance(self.latency_s, tuple):
+            low, high = self.latency_s
+            return low + (high - low) * (int(digest[:8], 16) / 16**8)
+        return float(self.latency_s)
+
+    def _handle(self, h: _Handler) -> None:
+        try:
+            body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+            found = _PATH.fullmatch(urlsplit(h.path).path)
+            if not found:
+                return self._send_error(h, 404, "NOT_FOUND", f"fake gemini has no method {h.path}")
+            version, model = found.groups()
+            if self.api_key is not None and h.headers.get("x-goog-api-key") != self.api_key:
+                return self._send_error(h, 400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid "
+                                        "API key.", [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                                      "reason": "API_KEY_INVALID"}])  # fmt: skip
+            try:
+                payload = json.loads(body or b"null")
+                request = read_request(payload)
+            except (BadRequest, ValueError) as exc:
+                return self._send_error(h, 400, "INVALID_ARGUMENT", str(exc))
+            canonical = {k: payload.get(k) for k in ("contents", "generationConfig", "systemInstruction")}
+            digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
+            with self._lock:
+                self.by_model[model] += 1
+                self.by_content[(model, digest)] += 1
+                fault = self._choose(request.role, digest, self.by_content[(model, digest)])
+                if fault in ROLE_FAULTS and request.role not in ROLE_FAULTS[fault]:
+                    fault = None
+                if self.models is not None and model not in self.models:
+                    fault = "404"
+                call = Call(model, request.role, digest, fault)
+                self.calls.append(call)
+            if self._latency(digest) > 0:
+                self._closed.wait(self._latency(digest))
+            call.status = self._serve(h, request, model, version, fault)
+            if call.status == 200:
+                with self._lock:
+                    self.paid[(model, digest)] += 1
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            h.close_connection = True  # the client went away (it timed out): nothing to tell it
+        except Exception as exc:  # a bug in the fake must show in a test, not kill the server
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            try:
+                self._send_error(h, 500, "INTERNAL", f"fake gemini failed: {type(exc).__name__}: {exc}")
+            except OSError:
+                h.close_connection = True
+
+    def _serve(self, h: _Handler, request: Any, model: str, version: str, fault: str | None) -> int:
+        if fault in ("drop", "hang"):
+            if fault == "hang":
+                self._closed.wait(self.hang_s)
+            h.close_connection = True  # the socket closes with no response at all
+            return 0
+        if fault in ERRORS:
+            status, name, message = ERRORS[fault]
+            headers, details = {}, []
+            if fault == "429":
+                headers["Retry-After"] = f"{self.retry_after:g}"
+                details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": f"{self.retry_after:g}s"}]  # fmt: skip
+            self._send_error(h, status, name, message.format(model=model, version=version), details, headers)
+            return status
+        reply: dict[str, Any] = {"modelVersion": model}
+        if fault == "safety":
+            reply["promptFeedback"] = {"blockReason": "SAFETY"}
+            reply["usageMetadata"] = usage_metadata(request, Answer())
+        elif fault == "empty":
+            reply["candidates"] = []
+            reply["usageMetadata"] = usage_metadata(request, Answer())
+        elif fault == "image_safety":
+            reply["candidates"] = [{"finishReason": "IMAGE_SAFETY", "index": 0}]
+            reply["usageMetadata"] = usage_metadata(request, Answer())
+        else:
+            made = self._answer(request, fault)
+            parts: list[dict[str, Any]] = [{"text": made.text}] if made.text else []
+            if made.png is not None:
+                data = base64.b64encode(made.png).decode()
+                if fault == "bad_base64":
+                    data = data[: len(data) // 2 - (len(data) // 2) % 4 + 1]  # a length no base64 has
+                elif fault == "truncated_image":
+                    data = base64.b64encode(made.png[: len(made.png) // 2]).decode()
+                parts.append({"inlineData": {"mimeType": "image/png", "data": data}})
+            content = {"role": "model", "parts": parts}
+            reply["candidates"] = [{"content": content, "finishReason": made.finish_reason, "index": 0}]
+            reply["usageMetadata"] = usage_metadata(request, made)
+        self._send(h, 200, reply)
+        return 200
+
+    def _answer(self, request: Any, fault: str | None) -> Answer:
+        if fault == "text_only":
+            return Answer("I'm unable to edit this image as requested.")
+        if fault == "bad_json":
+            return Answer('{"instruction_compliance": 0.8, "seamlessness": 0.7, "preserv')
+        if fault == "out_of_range":
+            return Answer(json.dumps({"instruction_compliance": 8, "seamlessness": 7, "preservation": 9,
+                                      "technical_quality": 10, "rationale": "scored out of ten"}))  # fmt: skip
+        with self._model_lock:
+            return answer(request, self.editor_miss_rate)
+
+    def _send_error(
+        self,
+        h: _Handler,
+        status: int,
+        name: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        error: dict[str, Any] = {"code": status, "message": message, "status": name}
+        if details:
+            error["details"] = details
+        self._send(h, status, {"error": error}, headers)
+
+    @staticmethod
+    def _send(h: _Handler, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=UTF-8")
+        h.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
