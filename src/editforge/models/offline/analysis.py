@@ -8,8 +8,8 @@ back in the input's pixel coordinates.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import cache
 
 import cv2
 import numpy as np
@@ -21,13 +21,19 @@ FACE_SIDE = 384  # longest side the face cascades see: a 53 px face on a 1024 px
 COLOR_SIDE = 160  # colour statistics need far fewer pixels than the detectors
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    # Loading a cascade parses a large XML file: once per process, not once per photo.
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV cascade {name} is missing; opencv-python-headless<5 ships it")
-    return cascade
+    # Loading a cascade parses a large XML file: once per thread, not once per photo. One per thread
+    # because a CascadeClassifier shared across threads crashes the process.
+    cascades: dict[str, cv2.CascadeClassifier] = _per_thread.__dict__.setdefault("cascades", {})
+    if name not in cascades:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV cascade {name} is missing; opencv-python-headless<5 ships it")
+        cascades[name] = cascade
+    return cascades[name]
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
