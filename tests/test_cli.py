@@ -184,3 +184,11 @@ def test_estimate_prices_a_run_before_it_starts(photo_dir: Path) -> None:
     total = float(re.search(r"total[│ ]+([0-9.]+)", text).group(1))
     # 12 tasks: at least one image per task at $0.039, plus the writer, rewriter and judge calls
     assert 12 * 0.039 < total < 12 * 3 * 0.1
+
+
+def test_demo_with_progress_bar_and_summary_table(tmp_path: Path) -> None:
+    result = invoke("demo", "--out", tmp_path / "demo", "--photos", 2, "--per-photo", 2, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "tasks" in text and "this run, by category" in text and "SFT rows" in text
+    assert rows(tmp_path / "demo" / "sft.jsonl")

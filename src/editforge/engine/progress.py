@@ -67,7 +67,7 @@ class RunProgress:
 
     def start(self, name: str, total: int, done: int = 0) -> None:
         self._ids[name] = self._bar.add_task(
-            name, total=total, completed=done, passed=0, failed=0, errors=0, rate=""
+            name, total=total, completed=done, passed=0, failed=0, errors=0, rate="", cost=""
         )
 
     def advance(
@@ -81,7 +81,12 @@ class RunProgress:
         done = self._bar.tasks[task_id].completed
         rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else ""
         self._bar.update(
-            task_id, passed=self.tally.passed, failed=self.tally.failed, errors=self.tally.errors, rate=rate
+            task_id,
+            passed=self.tally.passed,
+            failed=self.tally.failed,
+            errors=self.tally.errors,
+            rate=rate,
+            cost=f"${cost:.4f}" if cost else "",
         )
 
 
