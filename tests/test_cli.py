@@ -82,10 +82,7 @@ def test_run_from_yaml_config(tmp_path: Path, photo_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     db = sqlite3.connect(tmp_path / "yaml-run" / "ledger.sqlite")
     types = {t for (t,) in db.execute("SELECT edit_type FROM tasks")}
-    assert (
-        types <= {"color_tone", "film_grain_vintage"}
-        and db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 2
-    )
+    assert types <= {"color_tone", "film_grain_vintage"} and db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 2
 
 
 def test_user_errors_are_one_line_not_tracebacks(tmp_path: Path) -> None:
@@ -128,9 +125,7 @@ def test_edit_then_judge(tmp_path: Path, small_photos: dict[str, np.ndarray]) ->
             ).exit_code
             == 0
         )
-        result = invoke(
-            "judge", "--source", source, "--edited", edited, "--instruction", "make it warmer", "--json"
-        )
+        result = invoke("judge", "--source", source, "--edited", edited, "--instruction", "make it warmer", "--json")
         assert result.exit_code == 0, result.output
         verdict = json.loads(result.output)
         assert set(verdict["scores"]) == {
@@ -143,15 +138,11 @@ def test_edit_then_judge(tmp_path: Path, small_photos: dict[str, np.ndarray]) ->
         passed = passed or verdict["passed"]
     assert passed
     # judging the untouched photo as the edit: "nothing changed" fails
-    result = invoke(
-        "judge", "--source", source, "--edited", source, "--instruction", "make it warmer", "--json"
-    )
+    result = invoke("judge", "--source", source, "--edited", source, "--instruction", "make it warmer", "--json")
     assert json.loads(result.output)["passed"] is False
 
 
-def test_judge_abstains_on_a_type_it_cannot_check(
-    tmp_path: Path, small_photos: dict[str, np.ndarray]
-) -> None:
+def test_judge_abstains_on_a_type_it_cannot_check(tmp_path: Path, small_photos: dict[str, np.ndarray]) -> None:
     source, edited = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(small_photos["chelsea"]).save(source)
     Image.fromarray(np.ascontiguousarray(small_photos["chelsea"][:, ::-1])).save(edited)

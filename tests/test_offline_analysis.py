@@ -31,9 +31,7 @@ def with_sign(image: np.ndarray) -> np.ndarray:
     x0, y0 = int(0.1 * w), int(0.08 * h)
     cv2.rectangle(out, (x0, y0), (int(0.6 * w), int(0.4 * h)), (245, 245, 240), -1)
     for i, line in enumerate(["GRAND OPENING", "FRESH BREAD DAILY", "OPEN 7 DAYS"]):
-        cv2.putText(
-            out, line, (x0 + 8, y0 + 28 + 28 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2, cv2.LINE_AA
-        )
+        cv2.putText(out, line, (x0 + 8, y0 + 28 + 28 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
     return out
 
 

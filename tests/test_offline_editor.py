@@ -117,9 +117,7 @@ def test_misses_are_visibly_flawed() -> None:
     assert float((over >= 250).any(axis=2).mean()) > 0.05  # blown-out channels
     seamed, raw = edit(coffee, "extend the canvas on the left", seed_with_flaw("outpainting", "seam"))
     left, x = raw["details"]["pad_tblr"][2], f32(seamed)
-    assert float(np.abs(x[:, left] - x[:, left - 1]).mean()) > 2.5 * float(
-        np.abs(x[:, 2:] - x[:, 1:-1]).mean()
-    )
+    assert float(np.abs(x[:, left] - x[:, left - 1]).mean()) > 2.5 * float(np.abs(x[:, 2:] - x[:, 1:-1]).mean())
     _, raw = edit(coffee, 'add the text "SALE" at the top', seed_with_flaw("add_text", "offcanvas"))
     x0, _, x1, _ = raw["details"]["text_box_xyxy"]
     assert x0 < 0 or x1 > coffee.shape[1]
@@ -130,9 +128,7 @@ def test_misses_are_visibly_flawed() -> None:
 
 def test_miss_rate_can_be_configured() -> None:
     never = ClassicalEditor(miss_rate=0.0)
-    flaws = [
-        json.loads(never.edit(photo("coffee", 64), "make it cooler", seed).raw)["flaw"] for seed in range(30)
-    ]
+    flaws = [json.loads(never.edit(photo("coffee", 64), "make it cooler", seed).raw)["flaw"] for seed in range(30)]
     assert flaws == [None] * 30
     with pytest.raises(ValueError):
         ClassicalEditor(miss_rate=1.5)

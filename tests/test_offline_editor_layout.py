@@ -74,9 +74,7 @@ def test_outpainting_nominal_has_no_hard_seam() -> None:
     assert seam < 2.0 * inside
 
 
-@pytest.mark.parametrize(
-    ("where", "band"), [("top", (0.0, 0.4)), ("bottom", (0.6, 1.0)), ("center", (0.25, 0.75))]
-)
+@pytest.mark.parametrize(("where", "band"), [("top", (0.0, 0.4)), ("bottom", (0.6, 1.0)), ("center", (0.25, 0.75))])
 def test_add_text_changes_pixels_only_near_the_asked_place(where: str, band: tuple[float, float]) -> None:
     src = photo("coffee", 256)
     out, raw = edit(src, f'add the text "SALE" in red at the {where}')

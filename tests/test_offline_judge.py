@@ -102,9 +102,7 @@ def cartoon(img: np.ndarray, s: float) -> np.ndarray:
         flat = cv2.bilateralFilter(flat, 7, 40, 7)
     flat = (flat // 48) * 48 + 24
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    edges = cv2.adaptiveThreshold(
-        cv2.medianBlur(grey, 5), 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 5
-    )
+    edges = cv2.adaptiveThreshold(cv2.medianBlur(grey, 5), 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 5)
     return blend(img, np.where(edges[..., None] == 0, 20, flat).astype(np.uint8), s)
 
 
@@ -122,9 +120,7 @@ def zoom(region: str) -> Edit:
         factor = 1 + 0.7 * s
         cw, ch = round(w / factor), round(h / factor)
         x0 = {"left": 0, "right": w - cw}.get(region, (w - cw) // 2)
-        return cv2.resize(
-            img[(h - ch) // 2 : (h - ch) // 2 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_CUBIC
-        )
+        return cv2.resize(img[(h - ch) // 2 : (h - ch) // 2 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_CUBIC)
 
     return run
 
@@ -142,9 +138,7 @@ def extend(side: str) -> Edit:
         left, right = (n, 0) if side == "left" else (0, n)
         canvas = cv2.copyMakeBorder(img, 0, 0, left, right, cv2.BORDER_REFLECT_101)
         soft = cv2.GaussianBlur(canvas, (0, 0), 4)
-        ramp_ = np.clip(
-            np.abs(np.arange(canvas.shape[1]) - (left if side == "left" else left + w)) / 12, 0, 1
-        )
+        ramp_ = np.clip(np.abs(np.arange(canvas.shape[1]) - (left if side == "left" else left + w)) / 12, 0, 1)
         inside = np.zeros(canvas.shape[1], bool)
         inside[left : left + w] = True
         mix = np.where(inside, 0.0, ramp_)[None, :, None]
@@ -348,9 +342,7 @@ def test_unreadable_instruction_judged_against_the_type_where_no_direction_is_ne
 def test_resized_output_is_compared_at_the_source_size() -> None:
     case = CASES[0]
     edited = case.edit(photo(case.photo), 1.0)
-    bigger = cv2.resize(
-        edited, (edited.shape[1] * 5 // 4, edited.shape[0] * 5 // 4), interpolation=cv2.INTER_CUBIC
-    )
+    bigger = cv2.resize(edited, (edited.shape[1] * 5 // 4, edited.shape[0] * 5 // 4), interpolation=cv2.INTER_CUBIC)
     assert judge(case, bigger)[0] >= DEFAULT_THRESHOLD
     same = cv2.resize(photo(case.photo), (bigger.shape[1], bigger.shape[0]), interpolation=cv2.INTER_CUBIC)
     assert judge(case, same)[0] < DEFAULT_THRESHOLD
@@ -389,9 +381,7 @@ def test_off_contract_output_is_measured_but_marked_down(form: str) -> None:
 
 
 def test_unusable_source_abstains() -> None:
-    reply = JUDGE.judge(
-        np.zeros((3, 3), np.uint8), photo("chelsea"), "Make it warmer.", taxonomy.get("color_tone")
-    )
+    reply = JUDGE.judge(np.zeros((3, 3), np.uint8), photo("chelsea"), "Make it warmer.", taxonomy.get("color_tone"))
     assert reply.scores is None and reply.abstain_reason and "source" in reply.abstain_reason
 
 

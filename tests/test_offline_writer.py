@@ -141,9 +141,7 @@ def test_candidate_types_follow_what_the_photo_holds() -> None:
     astronaut = candidate_types(facts("astronaut"), SUPPORTED)
     assert set(astronaut) == SUPPORTED
     assert "text_font_color" in candidate_types(facts("page"), everything)
-    assert candidate_types(facts("coffee"), SUPPORTED) == [
-        k for k in taxonomy.keys() if k in SUPPORTED - PERSON_TYPES
-    ]
+    assert candidate_types(facts("coffee"), SUPPORTED) == [k for k in taxonomy.keys() if k in SUPPORTED - PERSON_TYPES]
 
 
 # --- multi-turn sessions --------------------------------------------------------------------------

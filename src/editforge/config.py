@@ -127,7 +127,5 @@ def build_config(file_values: dict[str, Any], overrides: dict[str, Any], origin:
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{origin}: {problems}") from exc

@@ -54,9 +54,7 @@ class TaskFlow:
         verdicts = self.ledger.verdicts(task.task_id)
         reasons: list[str] = []
         for index in range(1, self.max_attempts + 1):
-            attempt = done.get(index) or await self._call(
-                "editor", task, work.do_edit, task, long.text, index
-            )
+            attempt = done.get(index) or await self._call("editor", task, work.do_edit, task, long.text, index)
             if attempt.status != "ok":
                 reasons.append(f"attempt {index}: {attempt.error}")
                 continue

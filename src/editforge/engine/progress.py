@@ -46,8 +46,7 @@ class RunProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(
-                "[green]✓ {task.fields[passed]}[/] [red]✗ {task.fields[failed]}[/] "
-                "[yellow]! {task.fields[errors]}[/]"
+                "[green]✓ {task.fields[passed]}[/] [red]✗ {task.fields[failed]}[/] [yellow]! {task.fields[errors]}[/]"
             ),
             TextColumn("{task.fields[rate]}"),
             TextColumn("[cyan]{task.fields[cost]}"),
@@ -70,9 +69,7 @@ class RunProgress:
             name, total=total, completed=done, passed=0, failed=0, errors=0, rate="", cost=""
         )
 
-    def advance(
-        self, name: str, edit_type: str | None = None, status: str | None = None, cost: float = 0.0
-    ) -> None:
+    def advance(self, name: str, edit_type: str | None = None, status: str | None = None, cost: float = 0.0) -> None:
         task_id = self._ids[name]
         if edit_type and status:
             self.tally.add(edit_type, status)
@@ -90,14 +87,10 @@ class RunProgress:
         )
 
 
-def category_table(
-    counts: dict[str, Counter[str]], title: str, cost_by_type: dict[str, float] | None = None
-) -> Table:
+def category_table(counts: dict[str, Counter[str]], title: str, cost_by_type: dict[str, float] | None = None) -> Table:
     table = Table(title=title)
     table.add_column("category")
-    columns = ["passed", "failed", "errors", "pass rate"] + (
-        ["cost (USD)"] if cost_by_type is not None else []
-    )
+    columns = ["passed", "failed", "errors", "pass rate"] + (["cost (USD)"] if cost_by_type is not None else [])
     for column in columns:
         table.add_column(column, justify="right")
     costs: Counter[str] = Counter()
@@ -108,9 +101,7 @@ def category_table(
         if category not in counts:
             continue
         total.update(counts[category])
-        table.add_row(
-            category, *_row(counts[category], costs[category] if cost_by_type is not None else None)
-        )
+        table.add_row(category, *_row(counts[category], costs[category] if cost_by_type is not None else None))
     table.add_row("[bold]all", *_row(total, sum(costs.values()) if cost_by_type is not None else None))
     return table
 

@@ -106,9 +106,7 @@ class LocalRunner:
             except KeyboardInterrupt:
                 self._stop = "interrupted (Ctrl-C)"
             except BrokenProcessPool as exc:
-                raise RunAborted(
-                    f"a worker process died ({exc}); finished work is kept, rerun to resume"
-                ) from exc
+                raise RunAborted(f"a worker process died ({exc}); finished work is kept, rerun to resume") from exc
             summary.stopped = self._stop
             summary.counts = ledger.count_tasks()
             summary.tasks = sum(summary.counts.values())
@@ -167,9 +165,7 @@ class LocalRunner:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         try:
             photos = await self._ingest(ledger, pool, progress)
-            ledger.add_tasks(
-                plan_tasks(photos, self._allowed_types(models), self.config.per_photo, self.config.seed)
-            )
+            ledger.add_tasks(plan_tasks(photos, self._allowed_types(models), self.config.per_photo, self.config.seed))
             counts = ledger.count_tasks()
             todo = list(ledger.tasks("planned"))
             progress.start("tasks", total=sum(counts.values()), done=sum(counts.values()) - len(todo))
@@ -200,9 +196,7 @@ class LocalRunner:
                     return
                 progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)
 
-            await _bounded(
-                one, todo, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None
-            )
+            await _bounded(one, todo, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None)
             return deferred
         finally:
             watchdog.cancel()

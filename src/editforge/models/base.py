@@ -127,6 +127,4 @@ class Judge(Protocol):
     ref: ModelRef
     supported_types: frozenset[str]
 
-    def judge(
-        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType
-    ) -> JudgeReply: ...
+    def judge(self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType) -> JudgeReply: ...

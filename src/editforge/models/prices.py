@@ -2,7 +2,8 @@
 
 Prices are USD per million tokens (input, output) plus a price per generated image. The defaults are
 list prices as published by the vendors (Gemini 2.5 as of 2025; OpenAI's 2026 models partly from
-third-party listings); they change, so a run that matters should pin its own in the config (`prices:`). A model missing from the table costs 0 and is reported as unpriced.
+third-party listings); they change, so a run that matters should pin its own in the config
+(`prices:`). A model missing from the table costs 0 and is reported as unpriced.
 """
 
 from __future__ import annotations

@@ -18,12 +18,8 @@ class ProviderError(ValueError):
     """A provider or role that cannot be built (unknown name, missing extra, missing key)."""
 
 
-def build_role(
-    role: Role, provider: str, model: str | None = None, options: dict[str, Any] | None = None
-) -> Any:
+def build_role(role: Role, provider: str, model: str | None = None, options: dict[str, Any] | None = None) -> Any:
     if provider not in PROVIDERS:
-        raise ProviderError(
-            f"unknown provider {provider!r} for {role}; known: {', '.join(sorted(PROVIDERS))}"
-        )
+        raise ProviderError(f"unknown provider {provider!r} for {role}; known: {', '.join(sorted(PROVIDERS))}")
     module = importlib.import_module(PROVIDERS[provider])
     return module.build(role, model, dict(options or {}))

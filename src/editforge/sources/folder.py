@@ -18,7 +18,4 @@ def folder_items(root: Path) -> list[SourceItem]:
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(PHOTO_SUFFIXES):
                 found.append(Path(dirpath) / name)
-    return [
-        SourceItem(uri=str(p.resolve() if not p.is_symlink() else p.absolute()), path=p)
-        for p in sorted(found)
-    ]
+    return [SourceItem(uri=str(p.resolve() if not p.is_symlink() else p.absolute()), path=p) for p in sorted(found)]

@@ -40,11 +40,7 @@ def _provenance(function: str) -> tuple[str | None, str | None]:
     paragraphs = [p for p in paragraphs if p]
     attribution = " ".join(paragraphs[:2])[:300] or None
     licence = next(
-        (
-            p
-            for p in paragraphs
-            if any(w in p.lower() for w in ("copyright", "cc0", "licen", "public domain"))
-        ),
+        (p for p in paragraphs if any(w in p.lower() for w in ("copyright", "cc0", "licen", "public domain"))),
         None,
     )
     return attribution, licence
@@ -56,7 +52,5 @@ def sample_items(limit: int | None = None) -> list[SourceItem]:
     for name, function in SAMPLE_PHOTOS.items():
         if (root / name).exists():
             attribution, licence = _provenance(function)
-            items.append(
-                SourceItem(uri=str(root / name), path=root / name, attribution=attribution, license=licence)
-            )
+            items.append(SourceItem(uri=str(root / name), path=root / name, attribution=attribution, license=licence))
     return items[:limit] if limit else items

@@ -39,9 +39,7 @@ def judge_attempt_with_flag(
         return Verdict(**base, status="failed", rationale=f"judge error: {type(exc).__name__}: {exc}"), None
     if reply.scores is None:
         rationale = reply.abstain_reason or reply.rationale
-        return Verdict(
-            **base, status="abstained", rationale=rationale, raw_reply=reply.raw, usage=reply.usage
-        ), None
+        return Verdict(**base, status="abstained", rationale=rationale, raw_reply=reply.raw, usage=reply.usage), None
     verdict = Verdict(
         **base,
         status="scored",

@@ -53,9 +53,7 @@ def _downsize(img: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     h, w = img.shape[:2]
     scale = min(1.0, side / max(h, w))
     if scale < 1.0:
-        img = cv2.resize(
-            img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-        )
+        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     return img, scale
 
 
@@ -162,9 +160,7 @@ def _color_codes(hsv: np.ndarray) -> np.ndarray:
     """One colour code (index into COLOR_NAMES) per pixel of an OpenCV HSV image (H 0..180, S, V 0..255)."""
     h, s, v = (hsv[..., i].astype(np.float32) for i in range(3))
     chroma = (s > 0.22 * 255) & (v > 0.2 * 255)
-    codes = np.where(chroma, _HUE_CODES[np.searchsorted(_HUE_BOUNDS, h, side="right")], _GRAY).astype(
-        np.uint8
-    )
+    codes = np.where(chroma, _HUE_CODES[np.searchsorted(_HUE_BOUNDS, h, side="right")], _GRAY).astype(np.uint8)
     # Dark oranges and reds read as brown: coffee, wood, fur.
     codes[chroma & (h < 25) & (v < 0.6 * 255) & (s < 0.85 * 255)] = _BROWN
     codes[~chroma & (v < 0.22 * 255)] = _BLACK

@@ -204,9 +204,7 @@ def finish(
     return Outcome(grade(strength, overdone), evidence, dict(measures))
 
 
-def gate(
-    v: Views, out: Outcome, keep: float, lose: float, layout: bool = False, strict: bool = False
-) -> Outcome:
+def gate(v: Views, out: Outcome, keep: float, lose: float, layout: bool = False, strict: bool = False) -> Outcome:
     """Preservation from structure; an edit that destroyed the picture complies with nothing.
 
     Compliance is cut once structure falls below halfway between `lose` and `keep` (`strict`: below
@@ -239,11 +237,7 @@ def check_color_tone(v: Views, params: Params | None) -> Outcome:
     sign = 1.0 if direction == "warm" else -1.0
     strength = cue(sign * d["tint"], FULL_TINT)
     evidence = f"{moved(d['tint'], 'warmth R−B', ' pts')} (asked {direction})"
-    if (
-        strength > 0
-        and d["chroma"] < MIN_TINT_CHROMA - 1
-        and sign * d["tint_neutral"] < 0.3 * sign * d["tint"]
-    ):
+    if strength > 0 and d["chroma"] < MIN_TINT_CHROMA - 1 and sign * d["tint_neutral"] < 0.3 * sign * d["tint"]:
         strength = 0.0
         evidence += ", but by draining colour: the greys did not take the tint"
     return gate(v, finish(strength, evidence), KEEP_TONE, LOSE_TONE)
@@ -305,13 +299,9 @@ def check_weather(v: Views, params: Params | None) -> Outcome:
             cue(d["chroma"], FULL_SUN_COLOUR),
             cue(d["tint"], FULL_SUN_WARM),
         )
-        strength = (
-            sum(capped(p) for p in parts) / 2
-        )  # any two clear cues of brighter / more colourful / warmer
+        strength = sum(capped(p) for p in parts) / 2  # any two clear cues of brighter / more colourful / warmer
         strength = max(strength, max(parts) / 2) if strength >= 1 else strength  # keep overdone visible
-        evidence = (
-            f"{moved(d['light'], 'brightness')}, colour {d['chroma']:+.0%}, {moved(d['tint'], 'warmth')}"
-        )
+        evidence = f"{moved(d['light'], 'brightness')}, colour {d['chroma']:+.0%}, {moved(d['tint'], 'warmth')}"
     haze = condition in ("fog", "sunny")
     out = finish(strength, f"{evidence} (asked {condition})", OVERDONE_HAZE if haze else OVERDONE, **measures)
     return gate(v, out, KEEP_TONE, LOSE_TONE) if haze else gate(v, out, KEEP_PRECIP, LOSE_PRECIP)

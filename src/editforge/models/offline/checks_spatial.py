@@ -101,9 +101,7 @@ def locate_crop(src_g: np.ndarray, out_g: np.ndarray) -> Match | None:
         return None
     w0, h0 = best.w, best.h
     sizes = [
-        (round(h0 * fh), round(w0 * fw))
-        for fw in np.linspace(0.96, 1.04, 5)
-        for fh in np.geomspace(0.55, 1.82, 11)
+        (round(h0 * fh), round(w0 * fw)) for fw in np.linspace(0.96, 1.04, 5) for fh in np.geomspace(0.55, 1.82, 11)
     ]
     fine = _search(src_g, out_g, sizes)
     return fine if fine and fine.score > best.score else best
@@ -118,9 +116,7 @@ def locate_inset(src_g: np.ndarray, out_g: np.ndarray) -> Match | None:
     if coarse is None:
         return None
     k0 = coarse.w / ws
-    fine = _search(
-        out_g, src_g, [(round(hs * k0 * f), round(ws * k0 * f)) for f in np.linspace(0.96, 1.04, 9)]
-    )
+    fine = _search(out_g, src_g, [(round(hs * k0 * f), round(ws * k0 * f)) for f in np.linspace(0.96, 1.04, 9)])
     return fine if fine and fine.score > coarse.score else coarse
 
 
@@ -194,9 +190,7 @@ def check_zoom_in(v: Views, params: Params | None) -> Outcome:
 def _boundary_seam(out_g: np.ndarray, match: Match, side: str) -> float:
     """Step across the old frame's edge on `side` over the typical step near it (1 = invisible)."""
     g = out_g if side in "lr" else out_g.T
-    x, w, y, h = (
-        (match.x, match.w, match.y, match.h) if side in "lr" else (match.y, match.h, match.x, match.w)
-    )
+    x, w, y, h = (match.x, match.w, match.y, match.h) if side in "lr" else (match.y, match.h, match.x, match.w)
     edge = x if side in "lt" else x + w
     rows = g[y : y + h]
     steps = np.abs(np.diff(rows, axis=1)).mean(axis=0)  # steps[c] is between column c and c + 1
@@ -214,16 +208,12 @@ def check_outpainting(v: Views, params: Params | None) -> Outcome:
     oh, ow = v.out_full.shape[:2]
     shrink = min(scale, 640 / max(oh, ow))  # keep the source at working size unless the output is huge
     out_g = m.gray(m.resize(v.out_full, (max(1, round(oh * shrink)), max(1, round(ow * shrink)))))
-    src_g = m.gray(
-        m.resize(v.src_full, (round(v.src_full.shape[0] * shrink), round(v.src_full.shape[1] * shrink)))
-    )
+    src_g = m.gray(m.resize(v.src_full, (round(v.src_full.shape[0] * shrink), round(v.src_full.shape[1] * shrink))))
     match = locate_inset(src_g, out_g)
     if match is None or match.score < OUTPAINT_MATCH_MIN:
         score = match.score if match else 0.0
         why = f"the source is not found unchanged inside the output (best match r={score:.2f})"
-        return Outcome(
-            0.0, why, {"match": score}, ramp(score, 0.5, 0.9), "source not found inside the output"
-        )
+        return Outcome(0.0, why, {"match": score}, ramp(score, 0.5, 0.9), "source not found inside the output")
     H, W = out_g.shape
     margins = {"l": match.x / match.w, "r": (W - match.x - match.w) / match.w, "t": match.y / match.h,
                "b": (H - match.y - match.h) / match.h}  # fmt: skip

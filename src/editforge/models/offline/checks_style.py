@@ -240,12 +240,8 @@ def check_person_sticker(v: Views, params: Params | None) -> Outcome:
     fx0, fy0, fx1, fy1 = int(fx * W), int(fy * H), int((fx + fw) * W), int((fy + fh) * H)
     holds_person = bool(fg[min((fy0 + fy1) // 2, H - 1), min((fx0 + fx1) // 2, W - 1)])
     k = max(5, round(RIM_WIDTH * min(H, W)) * 2 + 1)
-    rim = fg & ~cv2.erode(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(
-        bool
-    )
-    white_rim = (
-        float(np.mean((v.out_g[rim] >= WHITE_LEVEL) & (m.chroma_map(v.out)[rim] < 20))) if rim.any() else 0.0
-    )
+    rim = fg & ~cv2.erode(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
+    white_rim = float(np.mean((v.out_g[rim] >= WHITE_LEVEL) & (m.chroma_map(v.out)[rim] < 20))) if rim.any() else 0.0
     # On a white backdrop the white border merges with it: it cannot be seen, so it is not judged.
     white_bg = m.gray(colour[None, None, :])[0, 0] >= WHITE_LEVEL and float(np.ptp(colour)) < 12
     ys, xs = np.nonzero(fg)

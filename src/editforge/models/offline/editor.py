@@ -112,9 +112,7 @@ class ClassicalEditor:
     def edit(self, image: np.ndarray, instruction: str, seed: int) -> EditReply:
         intent = parse_instruction(instruction or "")
         if intent is None:
-            raise ModelCallError(
-                f"cannot carry out instruction: no edit this editor knows is asked: {instruction!r}"
-            )
+            raise ModelCallError(f"cannot carry out instruction: no edit this editor knows is asked: {instruction!r}")
         spec = OPS.get(intent.edit_type)
         if spec is None:
             raise ModelCallError(

@@ -83,9 +83,7 @@ class MetricJudge:
     ref = ModelRef(provider="offline", model="metric-judge", prompt_version="v1")
     supported_types: frozenset[str] = frozenset(SPECS)
 
-    def judge(
-        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType
-    ) -> JudgeReply:
+    def judge(self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType) -> JudgeReply:
         key = edit_type.key
         spec = SPECS.get(key)
         src = m.as_rgb(source)
@@ -161,9 +159,7 @@ class MetricJudge:
 
     def _broken(self, key: str, why: str, problems: list[str], seam: float = 0.0) -> JudgeReply:
         """An output with nothing to measure is a failed edit, scored as such (not an abstention)."""
-        scores = Scores(
-            instruction_compliance=0.0, seamlessness=seam, preservation=0.0, technical_quality=0.0
-        )
+        scores = Scores(instruction_compliance=0.0, seamlessness=seam, preservation=0.0, technical_quality=0.0)
         raw = {
             "judge": self.ref.label(),
             "edit_type": key,
@@ -207,9 +203,7 @@ class MetricJudge:
             measures["banding"] = band
             penalties["banding"] = 0.6 * ramp(band, BANDING_OK, BANDING_BAD)
         if outcome.half_applied is not None:
-            penalties["the edit stops at a straight line"] = 0.8 * ramp(
-                outcome.half_applied, HALF_OK, HALF_BAD
-            )
+            penalties["the edit stops at a straight line"] = 0.8 * ramp(outcome.half_applied, HALF_OK, HALF_BAD)
         if (step := outcome.boundary_seam) is not None:
             penalties[f"a visible seam at the old frame (×{step:.1f})"] = 0.8 * ramp(step, SEAM_OK, SEAM_BAD)
         score = float(np.clip(1.0 - sum(penalties.values()), 0.0, 1.0))
@@ -230,9 +224,7 @@ class MetricJudge:
         spread = float(m.gray(out_small).std())
         # Where blur, noise or white paper is the look itself, it is no flaw (only absurd noise is).
         blurred = 0.0 if spec.smoothing_ok else 0.6 * ramp(halvings, BLUR_OK, BLUR_BAD)
-        noisy = 0.7 * (
-            ramp(noise, GRAIN_OK, GRAIN_BAD) if spec.noise_ok else ramp(noise, NOISE_OK, NOISE_BAD)
-        )
+        noisy = 0.7 * (ramp(noise, GRAIN_OK, GRAIN_BAD) if spec.noise_ok else ramp(noise, NOISE_OK, NOISE_BAD))
         penalties = {
             f"new clipping {clip:.0%}": 0.0 if spec.white_ok else 0.6 * ramp(clip, CLIP_OK, CLIP_BAD),
             f"blurred (sharpness ×{sharp:.2f})": blurred,

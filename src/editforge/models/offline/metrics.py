@@ -178,9 +178,7 @@ def vignette(g: np.ndarray) -> float:
     """Mean of the four corner regions / mean of the centre (a vignette pushes it down)."""
     h, w = g.shape
     ch, cw = max(1, h // 5), max(1, w // 5)
-    corners = np.concatenate(
-        [g[:ch, :cw].ravel(), g[:ch, -cw:].ravel(), g[-ch:, :cw].ravel(), g[-ch:, -cw:].ravel()]
-    )
+    corners = np.concatenate([g[:ch, :cw].ravel(), g[:ch, -cw:].ravel(), g[-ch:, :cw].ravel(), g[-ch:, -cw:].ravel()])
     centre = g[2 * ch : h - 2 * ch, 2 * cw : w - 2 * cw]
     return float(np.mean(corners) / (np.mean(centre) + 1.0))
 
@@ -415,9 +413,7 @@ def tint_shift(src: np.ndarray, out: np.ndarray) -> tuple[float, float]:
     lit = g_src > 40
     spread = src.max(axis=2) - src.min(axis=2)
     pool = spread[lit] if lit.sum() > 64 else spread.ravel()
-    neutral = (
-        (spread <= np.percentile(pool, 30)) & lit if lit.sum() > 64 else spread <= np.percentile(pool, 30)
-    )
+    neutral = (spread <= np.percentile(pool, 30)) & lit if lit.sum() > 64 else spread <= np.percentile(pool, 30)
     if not neutral.any():
         return whole, 0.0
     rel = lambda rgb, g: 100.0 * (rgb[..., 0] - rgb[..., 2]) / (g + 10.0)  # noqa: E731

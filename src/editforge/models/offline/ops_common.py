@@ -140,9 +140,7 @@ def line_kernel(length: int, angle_deg: float) -> np.ndarray:
 
 
 def motion_blur(img: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
-    return cv2.filter2D(
-        img.astype(np.float32), -1, line_kernel(length, angle_deg), borderType=cv2.BORDER_REFLECT
-    )
+    return cv2.filter2D(img.astype(np.float32), -1, line_kernel(length, angle_deg), borderType=cv2.BORDER_REFLECT)
 
 
 def to_hsv(img: np.ndarray) -> np.ndarray:

@@ -52,9 +52,7 @@ def zoom_in(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np.nda
     y0 = float(np.clip(cy * h - ch / 2, 0.0, h - ch))
     # Sub-pixel crop + resize in one affine warp: exact for any factor, no rounding of the box.
     m = np.array([[cw / w, 0.0, x0], [0.0, ch / h, y0]], np.float32)
-    out = cv2.warpAffine(
-        img, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
-    )
+    out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
     box = [round(x0, 1), round(y0, 1), round(x0 + cw, 1), round(y0 + ch, 1)]
     return clip01(out), {"factor": round(factor, 3), "crop_box_xyxy": box, "aimed_at": aim}
 
@@ -109,9 +107,7 @@ def outpainting(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np
     dist = _distance_outside(canvas.shape[:2], (top, bottom, left, right), h, w)
     if draw.is_flaw("seam"):
         # A fill that does not meet the photo: a shifted tone and a hard edge at the old border.
-        fill = _wide_blur(canvas, 0.5 * reach) + draw.uniform(0.09, 0.16) * (
-            1 if draw.rng.random() < 0.5 else -1
-        )
+        fill = _wide_blur(canvas, 0.5 * reach) + draw.uniform(0.09, 0.16) * (1 if draw.rng.random() < 0.5 else -1)
         out = np.where((dist > 0)[..., None], clip01(fill), canvas)
     else:
         # Sharp near the old border (the reflection continues it exactly), ever softer further out,

@@ -78,9 +78,7 @@ def _tracking(size: int, stroke: int) -> int:
 def _measure(text: str, size: int, stroke: int, name: str) -> tuple[float, float, float, float]:
     """Box (x0, y0, x1, y1) of `text` set letter by letter with `_tracking`, outline included."""
     font = _font(size, name)
-    _, y0, _, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(
-        (0, 0), text, font=font, stroke_width=stroke
-    )
+    _, y0, _, y1 = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font, stroke_width=stroke)
     advance = sum(font.getlength(c) for c in text) + _tracking(size, stroke) * (len(text) - 1)
     return 0.0, float(y0), advance + 2 * stroke, float(y1)
 
@@ -130,9 +128,7 @@ def add_text(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np.nd
     pen = ImageDraw.Draw(layer)
     font, cursor, outline = _font(size, font_name), x + stroke, (*_outline_for(fill), 255)
     for char in text:
-        pen.text(
-            (cursor, y - y0), char, font=font, fill=(*fill, 255), stroke_width=stroke, stroke_fill=outline
-        )
+        pen.text((cursor, y - y0), char, font=font, fill=(*fill, 255), stroke_width=stroke, stroke_fill=outline)
         cursor += font.getlength(char) + _tracking(size, stroke)
     rgba = np.asarray(layer, dtype=np.float32) / 255.0
     alpha = rgba[..., 3] * (0.45 if weak else 1.0)

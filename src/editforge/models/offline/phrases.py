@@ -37,8 +37,7 @@ ASK: dict[str, dict[str, list[str]]] = {
             "ISO 400 film stock.",
             "Overlay subtle monochrome film grain across the entire image, fine enough to read as texture "
             "rather than noise.",
-            "Give the whole frame a grainy analogue texture, as if it had been scanned from a 35 mm "
-            "negative.",
+            "Give the whole frame a grainy analogue texture, as if it had been scanned from a 35 mm negative.",
         ],
         "vintage": [
             "Give the photo a vintage film look, with slightly faded colours, lifted blacks, a yellowed "
@@ -59,8 +58,7 @@ ASK: dict[str, dict[str, list[str]]] = {
         "blue_hour": [
             "Change the lighting to blue hour, the deep cool light just after the sun has set, with soft "
             "shadowless illumination.",
-            "Relight the scene as if at dusk, with dim, even bluish light and the last glow fading from "
-            "the horizon.",
+            "Relight the scene as if at dusk, with dim, even bluish light and the last glow fading from the horizon.",
         ],
         "fluorescent": [
             "Relight the scene with flat, slightly greenish fluorescent overhead lighting, as in an office "
@@ -103,16 +101,14 @@ ASK: dict[str, dict[str, list[str]]] = {
         "sunny": [
             "Make the weather sunny, with clear blue skies, crisp direct sunlight and well-defined "
             "shadows across the scene.",
-            "Turn the weather into a sunny day, opening {sky} up to a clean blue and adding crisp direct "
-            "sunlight.",
+            "Turn the weather into a sunny day, opening {sky} up to a clean blue and adding crisp direct sunlight.",
         ],
     },
     "seasonal": {
         "winter": [
             "Transform the scene into winter, covering the horizontal surfaces with fresh snow and adding "
             "frost to edges and foliage.",
-            "Turn the season to deep winter, with snow resting on every ledge and a crisp, pale winter "
-            "light.",
+            "Turn the season to deep winter, with snow resting on every ledge and a crisp, pale winter light.",
         ],
         "autumn": [
             "Transform the scene into autumn, turning any greenery to deep orange, red and gold and "
@@ -122,8 +118,7 @@ ASK: dict[str, dict[str, list[str]]] = {
         "spring": [
             "Transform the scene into spring, with fresh light-green growth and soft pink and white "
             "blossoms wherever plants appear.",
-            "Turn the season to early spring, adding tender new leaves, a few blossoms and a fresh, "
-            "clear light.",
+            "Turn the season to early spring, adding tender new leaves, a few blossoms and a fresh, clear light.",
         ],
         "summer": [
             "Transform the scene into high summer, with lush green vegetation, saturated colours and "
@@ -188,8 +183,7 @@ ASK: dict[str, dict[str, list[str]]] = {
         "1920s": [
             "Restyle the photo as if it had been taken in the 1920s, in grainy black and white with soft "
             "contrast and slightly blurred edges.",
-            "Make the image look like a 1920s photograph, monochrome and soft, with the slight flicker of "
-            "early film.",
+            "Make the image look like a 1920s photograph, monochrome and soft, with the slight flicker of early film.",
         ],
         "1950s": [
             "Restyle the photo as a 1950s snapshot, with gentle pastel colours, soft contrast and the look "
@@ -225,9 +219,7 @@ ASK: dict[str, dict[str, list[str]]] = {
             "Extend the canvas all around the photo, adding new scenery on every side by about a fifth.",
         ],
         "left": ["Extend the canvas to the left by about a third of the width, continuing the scene there."],
-        "right": [
-            "Extend the canvas to the right by about a third of the width, continuing the scene there."
-        ],
+        "right": ["Extend the canvas to the right by about a third of the width, continuing the scene there."],
         "top": ["Extend the canvas upward by about a third of the height, adding more of {sky} above."],
         "bottom": ["Extend the canvas downward by about a third of the height, continuing the ground below."],
         "horizontal": [
@@ -242,8 +234,7 @@ ASK: dict[str, dict[str, list[str]]] = {
     "add_text": {
         "*": [
             'Add the words "{text}" in bold {color} sans-serif lettering across the {pos} of the photo.',
-            'Place a short caption reading "{text}" in clean {color} capital letters at the {pos} '
-            "of the image.",
+            'Place a short caption reading "{text}" in clean {color} capital letters at the {pos} of the image.',
             'Overlay the text "{text}" in {color}, set in a simple bold typeface at the {pos} of the frame.',
         ],
     },
@@ -251,8 +242,7 @@ ASK: dict[str, dict[str, list[str]]] = {
         "*": [
             "Turn the person into a clean black line-art drawing on a plain white background, tracing the "
             "face, hair and clothing with confident contour strokes.",
-            "Redraw the person as minimalist line art in black ink, with smooth even outlines and no shading "
-            "or fill.",
+            "Redraw the person as minimalist line art in black ink, with smooth even outlines and no shading or fill.",
         ],
     },
     "person_sticker": {
@@ -286,8 +276,7 @@ GROUND: dict[str, list[str]] = {
     "weather": [
         "Let the effect fill the whole scene, with {sky} changing to match and {subject} {side} catching "
         "the new light.",
-        "The scene is currently {light_desc}; make the weather read clearly over {sky} and around "
-        "{subject} {side}.",
+        "The scene is currently {light_desc}; make the weather read clearly over {sky} and around {subject} {side}.",
     ],
     "seasonal": [
         "The scene is currently dominated by {colors}; change the seasonal cues in the setting while "
@@ -295,13 +284,11 @@ GROUND: dict[str, list[str]] = {
         "Apply the season to the setting around {subject} {side}, and adjust {sky} to match.",
     ],
     "style_transfer": [
-        "Keep the {colors} palette recognisable in the new medium and keep {subject} {side} clearly "
-        "readable.",
+        "Keep the {colors} palette recognisable in the new medium and keep {subject} {side} clearly readable.",
         "The style should cover the whole frame, with {subject} {side} still the focal point.",
     ],
     "photo_to_cartoon": [
-        "Simplify the background more than {subject} {side}, and let the {colors} palette guide the new "
-        "colours.",
+        "Simplify the background more than {subject} {side}, and let the {colors} palette guide the new colours.",
         "Keep {subject} {side} clearly readable as the main shape, with the {main_color} areas kept in "
         "their own colour family.",
     ],
@@ -345,8 +332,7 @@ KEEP: dict[str, list[str]] = {
         "The original photo must stay unchanged inside the new frame, with no visible seam at its edges.",
     ],
     "text": [
-        "Leave the rest of the photo untouched, and keep the lettering crisp, level and spelled exactly "
-        "as given.",
+        "Leave the rest of the photo untouched, and keep the lettering crisp, level and spelled exactly as given.",
         "Do not change anything else; the lettering must be sharp, straight and spelled exactly as given.",
     ],
     "person": [

@@ -55,20 +55,12 @@ def _text_params(
 ) -> Params:
     cues = [c for c, on in (("sky", facts.has_sky), ("person", facts.has_person),
                             ("warm", facts.warmth > 0.1), ("cool", facts.warmth < -0.03)) if on]  # fmt: skip
-    pool = (
-        phrases.TEXTS[cues[int(rng.integers(len(cues)))]]
-        if cues and rng.random() < 0.75
-        else phrases.TEXTS["any"]
-    )
+    pool = phrases.TEXTS[cues[int(rng.integers(len(cues)))]] if cues and rng.random() < 0.75 else phrases.TEXTS["any"]
     text = _pick(rng, pool, used)
     # The calm band reads best; a person's face sits mid-frame more often than not, so keep words off
     # the middle then; and never stack new words on the words an earlier turn put somewhere.
     other = "bottom" if regions.calm_band == "top" else "top"
-    order = (
-        [regions.calm_band, other]
-        if facts.has_person or rng.random() < 0.75
-        else ["center", regions.calm_band]
-    )
+    order = [regions.calm_band, other] if facts.has_person or rng.random() < 0.75 else ["center", regions.calm_band]
     free = [p for p in [*order, other, "center"] if p not in used_positions]
     position = free[0] if free else order[0]
     light = regions.calm_band_brightness if position != "center" else facts.mean_brightness
@@ -100,9 +92,7 @@ def choose_params(
         elif b > 0.6:
             moods = ["darker", "blue_hour", "golden_hour"]
         else:
-            moods = ["golden_hour", "blue_hour", "brighter", "darker"] + (
-                [] if facts.has_sky else ["fluorescent"]
-            )
+            moods = ["golden_hour", "blue_hour", "brighter", "darker"] + ([] if facts.has_sky else ["fluorescent"])
         return {"mood": _pick(rng, moods, used)}
     if key == "weather":
         conditions = ["rain", "snow", "fog"] + (["sunny"] if facts.has_sky and b < 0.5 else [])
@@ -174,9 +164,7 @@ def _slots(facts: PhotoFacts, regions: Regions, params: Params) -> dict[str, str
         "tone_desc": _scale(
             facts.warmth, -0.04, 0.08, ("bluish cast", "fairly neutral balance", "reddish-orange cast")
         ),
-        "light_desc": _scale(
-            facts.mean_brightness, 0.33, 0.62, ("rather dim", "evenly exposed", "bright and airy")
-        ),
+        "light_desc": _scale(facts.mean_brightness, 0.33, 0.62, ("rather dim", "evenly exposed", "bright and airy")),
         "bright_half": regions.bright_area,
         "sky": "the sky" if facts.has_sky else "the upper part of the frame",
         "calm": regions.calm_band,
@@ -231,9 +219,7 @@ def _compose(
     if not earlier:
         return " ".join([ask, ground, keep])
     ref = _earlier_ref(earlier)
-    back = draw(
-        phrases.BACK_REFERENCE, ref=ref, Ref=ref[0].upper() + ref[1:], it="them" if " and " in ref else "it"
-    )
+    back = draw(phrases.BACK_REFERENCE, ref=ref, Ref=ref[0].upper() + ref[1:], it="them" if " and " in ref else "it")
     parts = [draw(phrases.LEAD_IN) + ask[0].lower() + ask[1:], ground, keep, back]
     if len(" ".join(parts).split()) > MAX_WORDS:
         parts.remove(keep)  # the back-reference already says what to keep
@@ -273,6 +259,4 @@ class TemplateWriter:
                 raw = {"intent": {"edit_type": key, "params": params}, "attempts": attempt + 1,
                        "history_turns": len(request.history)}  # fmt: skip
                 return TextReply(text=text, raw=json.dumps(raw))
-        raise ModelCallError(
-            f"template writer could not phrase {key} {params} so that it reads back", raw=text
-        )
+        raise ModelCallError(f"template writer could not phrase {key} {params} so that it reads back", raw=text)
