@@ -14,7 +14,8 @@ Faults: 429 (with `Retry-After` and a RetryInfo detail), 500, 503, 400, 401, 403
 until `hang_s` passes or the server closes), drop (the socket is closed without a response), safety
 (promptFeedback.blockReason), image_safety (finishReason IMAGE_SAFETY), empty (no candidates); for
 the editor: text_only (text where an image was due), bad_base64 (not valid base64), truncated_image
-(valid base64 of half a PNG); for the judge: bad_json, out_of_range. A fault that does not apply to a
+(valid base64 of half a PNG), unchanged (the photo handed back as it was); for the judge: bad_json,
+out_of_range. A fault that does not apply to a
 request's role is ignored. Rates are drawn from (seed, request content, how often it was seen), so a
 run is reproducible whatever the thread order and a retried request can succeed.
 
@@ -38,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from editforge.images import encode_png
 from editforge.testing.fake_gemini_models import Answer, BadRequest, answer, read_request, usage_metadata
 
 ERRORS: dict[str, tuple[int, str, str]] = {
@@ -50,7 +52,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "503": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
 }
 ROLE_FAULTS: dict[str, set[str]] = {
-    "text_only": {"editor"}, "bad_base64": {"editor"}, "truncated_image": {"editor"},
+    "text_only": {"editor"}, "bad_base64": {"editor"}, "truncated_image": {"editor"}, "unchanged": {"editor"},
     "image_safety": {"editor"}, "bad_json": {"judge"}, "out_of_range": {"judge"},
 }  # fmt: skip
 FAULTS = (*ERRORS, "hang", "drop", "safety", "empty", *ROLE_FAULTS)
@@ -287,6 +289,8 @@ class FakeGemini:
     def _answer(self, request: Any, fault: str | None) -> Answer:
         if fault == "text_only":
             return Answer("I'm unable to edit this image as requested.")
+        if fault == "unchanged":  # an editor that hands the photo back as it was: a paid no-op
+            return Answer("Here is the edited image.", png=encode_png(request.images[0]))
         if fault == "bad_json":
             return Answer('{"instruction_compliance": 0.8, "seamlessness": 0.7, "preserv')
         if fault == "out_of_range":

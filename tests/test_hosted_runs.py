@@ -1,0 +1,149 @@
+"""Whole runs with every role on a hosted provider — through the real SDKs, against fake servers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from editforge.config import build_config
+from editforge.engine.runner import LocalRunner
+from editforge.export.picobanana import SFT_KEYS
+from editforge.testing.fake_gemini import FakeGemini
+from editforge.testing.fake_openai import FakeOpenAI
+
+KEY = "AIzaTEST-editforge-planted-key-7f3a9c1e5b"
+FAST_RETRIES = {"max_tries": 8, "base_s": 0.01, "max_wait_s": 0.05}
+
+
+def _run(out: Path, photos: Path, provider: str, **settings) -> LocalRunner:
+    config = build_config(
+        {
+            "out": out,
+            "images": photos,
+            "per_photo": 2,
+            "workers": 1,
+            "seed": 3,
+            "retries": FAST_RETRIES,
+            "roles": {role: {"provider": provider} for role in ("writer", "rewriter", "editor", "judge")},
+            **settings,
+        },
+        {},
+    )
+    runner = LocalRunner(config, quiet=True)
+    runner.summary = runner.run()
+    return runner
+
+
+def _sft(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
+
+
+def _assert_no_key_anywhere(out: Path) -> None:
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), f"the API key leaked into {path}"
+
+
+@pytest.fixture
+def gemini(monkeypatch: pytest.MonkeyPatch):
+    with FakeGemini(api_key=KEY, retry_after=0.05) as server:
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        monkeypatch.setenv("GEMINI_API_KEY", KEY)
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url)
+        yield server
+
+
+@pytest.fixture
+def openai_server(monkeypatch: pytest.MonkeyPatch):
+    with FakeOpenAI(api_key=KEY, retry_after=0) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        yield server
+
+
+def test_full_run_on_gemini_makes_a_priced_dataset_and_pays_nothing_twice(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    out = tmp_path / "run"
+    runner = _run(out, photo_dir, "gemini")
+    assert runner.summary.counts.get("planned", 0) == 0 and runner.summary.stopped is None
+    rows = _sft(out)
+    assert rows and all(tuple(r) == SFT_KEYS and (out / r["output_image"]).is_file() for r in rows)
+    meta = [json.loads(line) for line in (out / "sft.meta.jsonl").read_text().splitlines()]
+    assert {m["editor"]["model"] for m in meta} == {"gemini-2.5-flash-image"}
+    assert {m["judge"]["model"] for m in meta} == {"gemini-2.5-pro"}
+    assert all(m["judge"]["prompt_version"] == "judge.v1" for m in meta)
+    assert runner.summary.spent_usd > 0
+    db = sqlite3.connect(out / "ledger.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM calls WHERE cost_usd > 0 AND provider = 'gemini'").fetchone()[0] > 0
+    assert gemini.paid_twice() == [] and gemini.errors == []
+    _assert_no_key_anywhere(out)
+
+    sent = len(gemini.calls)
+    again = _run(out, photo_dir, "gemini")  # a rerun of a finished run pays for nothing
+    assert len(gemini.calls) == sent
+    assert _sft(out) == rows and again.summary.spent_usd == pytest.approx(runner.summary.spent_usd)
+
+
+def test_full_run_on_openai_compatible_server(tmp_path: Path, photo_dir: Path, openai_server: FakeOpenAI) -> None:
+    out = tmp_path / "run"
+    runner = _run(out, photo_dir, "openai")
+    assert runner.summary.counts.get("planned", 0) == 0
+    rows = _sft(out)
+    assert rows and all(tuple(r) == SFT_KEYS for r in rows)
+    meta = [json.loads(line) for line in (out / "sft.meta.jsonl").read_text().splitlines()]
+    assert all(m["judge"]["provider"] == "openai" and m["scores"] for m in meta)
+    assert openai_server.paid_twice() == []
+    _assert_no_key_anywhere(out)
+
+
+def test_transient_errors_are_retried_and_nothing_is_lost(tmp_path: Path, photo_dir: Path) -> None:
+    with FakeGemini(api_key=KEY, retry_after=0.02, fault_rates={"429": 0.15, "503": 0.1, "drop": 0.05}, seed=1) as s:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GEMINI_API_KEY", KEY)
+            mp.delenv("GOOGLE_API_KEY", raising=False)
+            mp.setenv("GOOGLE_GEMINI_BASE_URL", s.base_url)
+            runner = _run(tmp_path / "run", photo_dir, "gemini")
+        assert s.count(fault="429") + s.count(fault="503") + s.count(fault="drop") > 0
+        assert s.paid_twice() == []
+    counts = runner.summary.counts
+    assert counts.get("planned", 0) == 0 and sum(counts.values()) == 8  # every task accounted for
+
+
+def test_prefilter_keeps_unchanged_edits_away_from_the_paid_judge(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    gemini.script(*(["unchanged"] * 8), role="editor")  # every task's first edit hands the photo back
+    out = tmp_path / "run"
+    _run(out, photo_dir, "gemini")
+    db = sqlite3.connect(out / "ledger.sqlite")
+    verdicts = [json.loads(js) for (js,) in db.execute("SELECT json FROM verdicts")]
+    by_prefilter = [v for v in verdicts if v["model"]["model"] == "metric-judge"]
+    assert len(by_prefilter) == 8 and all("no visible change" in v["rationale"] for v in by_prefilter)
+    assert all(v["passed"] is False for v in by_prefilter)
+    paid_judge_calls = gemini.count(role="judge")
+    assert paid_judge_calls == len(verdicts) - 8  # the unchanged ones never reached gemini-2.5-pro
+
+
+def test_budget_stops_the_run_cleanly_and_a_larger_budget_resumes_it(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    out = tmp_path / "run"
+    first = _run(out, photo_dir, "gemini", budget_usd=0.05)
+    assert first.summary.stopped and "budget" in first.summary.stopped
+    assert first.summary.spent_usd <= 0.05
+    assert first.summary.counts.get("planned", 0) > 0  # work left for later, none lost
+    second = _run(out, photo_dir, "gemini", budget_usd=100)
+    assert second.summary.stopped is None and second.summary.counts.get("planned", 0) == 0
+    assert gemini.paid_twice() == []
+
+
+def test_a_bad_key_stops_the_run_with_a_clear_reason(tmp_path: Path, photo_dir: Path, gemini: FakeGemini) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GEMINI_API_KEY", "AIzaWRONG-key-000000000000")
+        runner = _run(tmp_path / "run", photo_dir, "gemini")
+    assert runner.summary.stopped and "no retry can fix" in runner.summary.stopped
+    assert "AIzaWRONG" not in runner.summary.stopped
