@@ -100,6 +100,22 @@ class Task(Record):
     history: list[str] = Field(default_factory=list)  # earlier turns' instructions in a session
 
 
+class Session(Record):
+    """A multi-turn session: a passing single-turn task (turn 1) extended by more edit types.
+
+    Turn k ≥ 2 is a Task with this session_id, editing the image turn k−1 accepted, its instruction
+    written knowing the earlier turns. `on_failed_turn` says what a turn with no passing attempt does:
+    "end" the session there, or "skip" to the next planned type.
+    """
+
+    session_id: str
+    photo_id: str
+    first_task_id: str
+    seed: int
+    planned_types: list[str]  # edit types of turns 2..N, in order
+    on_failed_turn: Literal["end", "skip"] = "end"
+
+
 class Instruction(Record):
     """A model-written instruction (long, by the writer; short, by the rewriter)."""
 

@@ -1,4 +1,4 @@
-"""Pico-Banana-400K's own files: `sft.jsonl` and `preference.jsonl`, with exactly the release's keys.
+"""Pico-Banana-400K's own files — `sft.jsonl`, `preference.jsonl`, `multi-turn.jsonl` — with the release's keys.
 
 Beside each, `<name>.meta.jsonl` holds our richer fields for the same rows, line for line (scores per
 criterion, rationale, models, seeds, sizes, source attribution): loaders written for the release keep
@@ -11,12 +11,13 @@ import json
 from pathlib import Path
 
 from editforge import taxonomy
-from editforge.export.rows import example_views, provenance
+from editforge.export.rows import SessionView, example_views, provenance, session_views
 from editforge.store.files import open_atomic
 from editforge.store.ledger import Ledger
 
 SFT_KEYS = ("open_image_input_url", "text", "output_image", "edit_type", "summarized_text")
 PREFERENCE_KEYS = (*SFT_KEYS, "rejected_images")
+MULTI_TURN_KEYS = ("files", "metadata_edit_turn_prompts")
 
 
 def _line(row: dict) -> str:
@@ -49,4 +50,51 @@ def export_picobanana(ledger: Ledger, out: Path) -> dict[str, int]:
                 pref.write(_line(row))
                 pref_meta.write(_line(meta))
             counts[view.example.kind] += 1
+    with open_atomic(out / "multi-turn.jsonl") as multi, open_atomic(out / "multi-turn.meta.jsonl") as multi_meta:
+        counts["multi_turn"] = 0
+        for session in session_views(ledger):
+            multi.write(_line(multi_turn_row(session)))
+            multi_meta.write(_line(session_provenance(session)))
+            counts["multi_turn"] += 1
     return counts
+
+
+def multi_turn_row(view: SessionView) -> dict:
+    """The release's shape: the original, each turn's output (the last as `final_image`), the prompts."""
+    outputs = [turn.chosen.output_image for turn in view.turns]
+    files = [{"id": "original_input_image", "url": view.photo.uri}]
+    files += [{"id": f"edit_turn{i}", "url": url} for i, url in enumerate(outputs[:-1], start=1)]
+    files.append({"id": "final_image", "url": outputs[-1]})
+    return {"files": files, "metadata_edit_turn_prompts": [turn.long.text for turn in view.turns]}
+
+
+def session_provenance(view: SessionView) -> dict:
+    """Per turn what the release left out: edit type, both instructions, scores, models."""
+    return {
+        "session_id": view.session.session_id,
+        "photo_id": view.photo.photo_id,
+        "input_image": view.turns[0].task.input_image,
+        "source": {"uri": view.photo.uri, "attribution": view.photo.attribution, "license": view.photo.license},
+        "on_failed_turn": view.session.on_failed_turn,
+        "planned_types": [view.turns[0].task.edit_type, *view.session.planned_types],
+        "labels": view.labels,
+        "turns": [
+            {
+                "turn": i,
+                "task_id": turn.task.task_id,
+                "edit_type_key": turn.task.edit_type,
+                "edit_type": taxonomy.get(turn.task.edit_type).release_name,
+                "text": turn.long.text,
+                "summarized_text": turn.short.text if turn.short else "",
+                "input_image": turn.task.input_image,
+                "output_image": turn.chosen.output_image,
+                "output_size": [turn.chosen.width, turn.chosen.height],
+                "attempt_index": turn.chosen.index,
+                "scores": turn.verdict.scores.model_dump() if turn.verdict.scores else None,
+                "score": turn.verdict.score,
+                "judge": turn.verdict.model.model_dump(),
+                "editor": turn.chosen.model.model_dump(),
+            }
+            for i, turn in enumerate(view.turns, start=1)
+        ],
+    }

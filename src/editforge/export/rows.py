@@ -1,4 +1,8 @@
-"""The ledger's passing tasks, joined into one view per example: what every export format reads."""
+"""The ledger's passing work, joined into one view per example: what every export format reads.
+
+`example_views` yields single-turn examples (SFT and preference); `session_views` yields multi-turn
+sessions, each turn with its accepted edit. Both stream from the ledger in plan order.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from editforge import taxonomy
-from editforge.records import Attempt, Example, Instruction, Photo, Task, Verdict
-from editforge.stages.curate import curate
+from editforge.records import Attempt, Example, Instruction, Photo, Session, Task, Verdict
+from editforge.stages.curate import curate, first_pass
+from editforge.stages.labels import content_labels
 from editforge.store.ledger import Ledger
 
 
@@ -22,10 +27,68 @@ class ExampleView:
     verdict: Verdict
     rejected: list[tuple[Attempt, Verdict | None]]
 
+    @property
+    def labels(self) -> list[str]:
+        return content_labels([self.long.text, self.short.text if self.short else ""], self.photo.facts)
+
+
+@dataclass
+class TurnView:
+    task: Task
+    long: Instruction
+    short: Instruction | None
+    chosen: Attempt
+    verdict: Verdict
+
+
+@dataclass
+class SessionView:
+    session: Session
+    photo: Photo
+    turns: list[TurnView]  # accepted turns in order; turns[0] is the single-turn example it extends
+
+    @property
+    def labels(self) -> list[str]:
+        texts = [t.long.text for t in self.turns] + [t.short.text for t in self.turns if t.short]
+        return content_labels(texts, self.photo.facts)
+
+
+def accepted_turn(ledger: Ledger, task: Task) -> TurnView | None:
+    """The task's passing edit with its instructions, or None if it has none."""
+    attempts = ledger.attempts(task.task_id)
+    verdicts = ledger.verdicts(task.task_id)
+    chosen = first_pass(attempts, verdicts)
+    long = ledger.instruction(task.task_id, "long")
+    if chosen is None or long is None:
+        return None
+    short = ledger.instruction(task.task_id, "short")
+    return TurnView(task=task, long=long, short=short, chosen=chosen, verdict=verdicts[chosen.attempt_id])
+
+
+def session_turns(ledger: Ledger, session: Session) -> list[TurnView]:
+    """The accepted turns of a session so far, turn 1 first."""
+    first = ledger.task(session.first_task_id)
+    turns = [turn for turn in [accepted_turn(ledger, first)] if turn] if first else []
+    for task in ledger.session_tasks(session.session_id):
+        turn = accepted_turn(ledger, task)
+        if turn is not None:
+            turns.append(turn)
+    return turns
+
+
+def session_views(ledger: Ledger) -> Iterator[SessionView]:
+    """Every session with at least two accepted turns (a multi-turn example), in plan order."""
+    for session in ledger.sessions():
+        turns = session_turns(ledger, session)
+        if len(turns) >= 2:
+            yield SessionView(session=session, photo=ledger.photo(session.photo_id), turns=turns)
+
 
 def example_views(ledger: Ledger) -> Iterator[ExampleView]:
     """Every curated example, in plan order; streams task by task (bounded memory)."""
     for task in ledger.tasks("passed"):
+        if task.session_id is not None:  # later turns of a session belong to the multi-turn subset
+            continue
         attempts = ledger.attempts(task.task_id)
         verdicts = ledger.verdicts(task.task_id)
         long = ledger.instruction(task.task_id, "long")
@@ -75,6 +138,7 @@ def provenance(view: ExampleView) -> dict:
         "writer": view.long.model.model_dump(),
         "rewriter": view.short.model.model_dump() if view.short else None,
         "editor": view.chosen.model.model_dump(),
+        "labels": view.labels,
         "task_seed": view.task.seed,
         "attempt_seed": view.chosen.seed,
         "rejected": [

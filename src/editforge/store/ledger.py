@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from editforge.records import Attempt, Instruction, ModelRef, Photo, SourceFailure, Task, Usage, Verdict
+from editforge.records import Attempt, Instruction, ModelRef, Photo, Session, SourceFailure, Task, Usage, Verdict
 
 TaskStatus = Literal["planned", "passed", "failed", "error"]
 
@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS calls (
     prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL, input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL, images INTEGER NOT NULL, cost_usd REAL NOT NULL,
     elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'planned',
+    reason TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
 CREATE INDEX IF NOT EXISTS attempts_task ON attempts (task_id, idx);
 CREATE INDEX IF NOT EXISTS verdicts_task ON verdicts (task_id);
@@ -165,6 +168,44 @@ class Ledger:
         return self.db.execute(
             "SELECT edit_type, status, COUNT(*) FROM tasks GROUP BY edit_type, status ORDER BY edit_type"
         ).fetchall()
+
+    # -- sessions --------------------------------------------------------------------------------
+    def add_sessions(self, sessions: list[Session]) -> int:
+        with self.transaction():
+            start = self.db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM sessions").fetchone()[0]
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sessions (session_id, seq, json) VALUES (?, ?, ?)",
+                [(x.session_id, start + i, x.model_dump_json()) for i, x in enumerate(sessions)],
+            )
+            return self.db.total_changes - before
+
+    def sessions(self, status: str | None = None) -> Iterator[Session]:
+        query = "SELECT json FROM sessions" + (" WHERE status = ?" if status else "") + " ORDER BY seq"
+        for (js,) in self.db.execute(query, (status,) if status else ()).fetchall():
+            yield Session.model_validate_json(js)
+
+    def set_session_status(self, session_id: str, status: str, reason: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE sessions SET status = ?, reason = ? WHERE session_id = ?", (status, reason, session_id)
+        )
+
+    def session_status(self, session_id: str) -> str:
+        return self.db.execute("SELECT status FROM sessions WHERE session_id = ?", (session_id,)).fetchone()[0]
+
+    def count_sessions(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM sessions GROUP BY status").fetchall())
+
+    def session_tasks(self, session_id: str) -> list[Task]:
+        """A session's turn tasks (turn ≥ 2), in turn order."""
+        rows = self.db.execute(
+            "SELECT json FROM tasks WHERE json_extract(json, '$.session_id') = ? ORDER BY seq", (session_id,)
+        )
+        return sorted((Task.model_validate_json(js) for (js,) in rows), key=lambda t: t.turn)
+
+    def task(self, task_id: str) -> Task | None:
+        row = self.db.execute("SELECT json FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        return Task.model_validate_json(row[0]) if row else None
 
     # -- model outputs ---------------------------------------------------------------------------
     def add_instruction(self, instruction: Instruction) -> None:
