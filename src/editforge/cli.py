@@ -68,9 +68,12 @@ def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
         f"[bold]{config.out}[/]: {summary.photos} photos ({summary.source_failures} skipped), "
         f"{summary.tasks} tasks: {counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
         f"{counts.get('error', 0)} errors → {summary.exported.get('sft', 0)} SFT rows, "
-        f"{summary.exported.get('preference', 0)} preference rows"
+        f"{summary.exported.get('preference', 0)} preference rows, "
+        f"{summary.exported.get('multi_turn', 0)} multi-turn rows"
         + (f", ${summary.spent_usd:.4f} spent" if summary.spent_usd else "")
     )
+    for line in summary.targets:
+        console.print(f"target {line}")
     if summary.deferred:
         console.print(
             f"[yellow]{summary.deferred} tasks deferred[/] after repeated transient errors; "
@@ -86,12 +89,14 @@ def demo(
     photos: int = typer.Option(6, help="How many of the bundled sample photos to use."),
     per_photo: int = typer.Option(4, "--per-photo", help="Edit types to try per photo."),
     seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset."),
+    sessions: int = typer.Option(4, "--sessions", help="Multi-turn sessions to build (2-5 turns each)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Build a small dataset offline from the sample photos scikit-image ships.
+    """Build a small dataset offline from the sample photos scikit-image ships: SFT, preference and
+    multi-turn examples, exported as Pico-Banana JSONL, a Hugging Face dataset and WebDataset shards.
 
-    [bold]Example[/]:  editforge demo --out demo-out --photos 6 --per-photo 4 --seed 0
+    [bold]Example[/]:  editforge demo --out demo-out --photos 6 --per-photo 4 --sessions 4 --seed 0
     """
     with _user_errors():
         _run(
@@ -103,6 +108,7 @@ def demo(
                 "per_photo": per_photo,
                 "seed": seed,
                 "workers": workers,
+                "targets": {"multi_turn": sessions},
             },
             "demo",
             quiet,
@@ -126,6 +132,9 @@ def run(
         None, help="Play all four roles with this provider's default models: offline, gemini, openai."
     ),
     budget: float | None = typer.Option(None, "--budget", help="Stop cleanly before spending more than this (USD)."),
+    multi_turn: int | None = typer.Option(
+        None, "--multi-turn", help="Multi-turn sessions to build from passing examples (targets.multi_turn)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the pipeline on a folder of photos. Killed? Run the same command again to resume.
@@ -152,6 +161,8 @@ def run(
             "budget_usd": budget,
             "roles": _all_roles(provider),
         }
+        if multi_turn is not None:
+            overrides["targets"] = {**file_values.get("targets", {}), "multi_turn": multi_turn}
         if "out" not in file_values and out is None:
             raise ConfigError("no run directory: pass --out OUT (or `out:` in the config file)")
         _run(file_values, overrides, str(config_file or "command line"), quiet)

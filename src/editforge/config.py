@@ -62,6 +62,32 @@ class RetryPolicy(BaseModel):
     max_wait_s: float = Field(default=60.0, ge=0)
 
 
+class Targets(BaseModel):
+    """How many examples of each subset to aim for; the run stops starting work once they are met."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sft: int | None = Field(default=None, ge=0)
+    preference: int | None = Field(default=None, ge=0)
+    multi_turn: int | None = Field(default=None, ge=0)
+
+
+class SessionSettings(BaseModel):
+    """Multi-turn sessions: a passing single-turn example extended by 1–4 more edit types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lengths: dict[int, float] = Field(default_factory=lambda: {2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0})  # turns → weight
+    on_failed_turn: Literal["end", "skip"] = "end"  # a turn with no passing attempt ends the session, or is skipped
+
+    @field_validator("lengths")
+    @classmethod
+    def _two_to_five(cls, value: dict[int, float]) -> dict[int, float]:
+        if not value or any(not 2 <= k <= 5 or w < 0 for k, w in value.items()) or not sum(value.values()):
+            raise ValueError("session lengths are 2..5 turns with non-negative weights, not all zero")
+        return value
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,6 +102,11 @@ class RunConfig(BaseModel):
     seed: int = 0
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     max_side: int = Field(default=1024, ge=64)  # photos are downscaled to this longest side
+    type_weights: Literal["uniform", "picobanana"] | dict[str, float] = "uniform"  # edit-type distribution
+    targets: Targets = Field(default_factory=Targets)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    align: Literal["none", "resize", "pad", "crop"] = "none"  # restore edits to the source geometry on export
+    exports: list[Literal["picobanana", "hf", "webdataset"]] = Field(default_factory=lambda: ["picobanana"])
     roles: Roles = Field(default_factory=Roles)
     limits: dict[str, ModelLimits] = Field(default_factory=dict)  # per model name, for hosted models
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -94,6 +125,27 @@ class RunConfig(BaseModel):
             return [taxonomy.get(name).key for name in value]
         except KeyError as exc:
             raise ValueError(exc.args[0]) from exc
+
+    @field_validator("type_weights")
+    @classmethod
+    def _known_weighted_types(cls, value: str | dict[str, float]) -> str | dict[str, float]:
+        if isinstance(value, str):
+            return value
+        try:
+            weights = {taxonomy.get(name).key: float(w) for name, w in value.items()}
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from exc
+        if any(w < 0 for w in weights.values()) or not sum(weights.values()):
+            raise ValueError("type weights must be non-negative and not all zero")
+        return weights
+
+    def weight_of(self) -> dict[str, float]:
+        """Edit type → relative weight in the plan."""
+        if self.type_weights == "uniform":
+            return dict.fromkeys(taxonomy.keys(), 1.0)
+        if self.type_weights == "picobanana":
+            return {t.key: float(t.paper_count) for t in taxonomy.all_types()}
+        return {k: self.type_weights.get(k, 0.0) for k in taxonomy.keys()}  # type: ignore[union-attr]
 
     def check_runnable(self) -> None:
         if self.source == "folder" and self.images is None:

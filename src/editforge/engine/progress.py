@@ -69,19 +69,24 @@ class RunProgress:
             name, total=total, completed=done, passed=0, failed=0, errors=0, rate="", cost=""
         )
 
+    def grow(self, name: str, more: int) -> None:
+        task_id = self._ids[name]
+        self._bar.update(task_id, total=(self._bar.tasks[task_id].total or 0) + more)
+
     def advance(self, name: str, edit_type: str | None = None, status: str | None = None, cost: float = 0.0) -> None:
         task_id = self._ids[name]
-        if edit_type and status:
-            self.tally.add(edit_type, status)
+        counted = bool(edit_type and status)  # single tasks feed the ✓/✗ tally; sessions only count
+        if counted:
+            self.tally.add(edit_type, status)  # type: ignore[arg-type]
         self._bar.advance(task_id)
         elapsed = self._bar.tasks[task_id].elapsed or 0.0
         done = self._bar.tasks[task_id].completed
         rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else ""
         self._bar.update(
             task_id,
-            passed=self.tally.passed,
-            failed=self.tally.failed,
-            errors=self.tally.errors,
+            passed=self.tally.passed if counted else 0,
+            failed=self.tally.failed if counted else 0,
+            errors=self.tally.errors if counted else 0,
             rate=rate,
             cost=f"${cost:.4f}" if cost else "",
         )

@@ -24,14 +24,16 @@ from editforge.engine import work
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
 from editforge.engine.flow import TaskFlow
 from editforge.engine.progress import RunProgress, category_table
+from editforge.engine.sessions import SessionFlow
+from editforge.engine.targets import Goals
 from editforge.export.picobanana import export_picobanana
 from editforge.models.base import FatalModelError
 from editforge.models.prices import PriceTable
-from editforge.records import Photo, SourceFailure, Task
+from editforge.records import Photo, Session, SourceFailure, Task
 from editforge.sources import SourceItem
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
-from editforge.stages.plan import plan_tasks
+from editforge.stages.plan import plan_sessions, plan_tasks
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
 
@@ -39,16 +41,9 @@ T = TypeVar("T")
 
 # Settings that decide *what* a run makes: a resume must use the same ones or it is another run.
 PLAN_KEYS = (
-    "source",
-    "images",
-    "photos",
-    "per_photo",
-    "edit_types",
-    "seed",
-    "max_side",
-    "max_attempts",
-    "roles",
-)
+    "source", "images", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
+    "type_weights", "sessions",
+)  # fmt: skip
 
 
 class RunAborted(RuntimeError):
@@ -65,6 +60,8 @@ class RunSummary:
     spent_usd: float = 0.0
     stopped: str | None = None  # why the run stopped early (interrupted, budget, fatal error)
     deferred: int = 0  # tasks left planned after transient failures outlasted retries
+    sessions: dict[str, int] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)  # how far each mix target got
 
 
 def list_sources(config: RunConfig) -> list[SourceItem]:
@@ -79,6 +76,8 @@ class LocalRunner:
         self.quiet = quiet
         self.run_dir = config.out
         self._stop: str | None = None
+        self._deferred = 0
+        self.goals = Goals(config.targets)
 
     def run(self) -> RunSummary:
         self.config.check_runnable()
@@ -113,6 +112,8 @@ class LocalRunner:
             summary.photos = ledger.count("photos")
             summary.source_failures = ledger.count("source_failures")
             summary.spent_usd = ledger.spent_usd()
+            summary.sessions = ledger.count_sessions()
+            summary.targets = self.goals.report()
             summary.exported = export_picobanana(ledger, self.run_dir)
             if not self.quiet and progress.tally.by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
@@ -165,41 +166,92 @@ class LocalRunner:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         try:
             photos = await self._ingest(ledger, pool, progress)
-            ledger.add_tasks(plan_tasks(photos, self._allowed_types(models), self.config.per_photo, self.config.seed))
-            counts = ledger.count_tasks()
-            todo = list(ledger.tasks("planned"))
-            progress.start("tasks", total=sum(counts.values()), done=sum(counts.values()) - len(todo))
+            allowed = self._allowed_types(models)
+            # Types a writer can only write within a session (recolour the text *you added*) are not single turns.
+            single = allowed - frozenset(getattr(models["writer"], "session_only_types", ()))
+            weights = self.config.weight_of()
+            ledger.add_tasks(plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights))
             flow = TaskFlow(
-                ledger,
-                dispatcher,
-                self.config.max_attempts,
-                self.config.threshold,
-                self._use_prefilter(models),
+                ledger, dispatcher, self.config.max_attempts, self.config.threshold, self._use_prefilter(models),
                 self.console,
-            )
+            )  # fmt: skip
             photo_by_id = {p.photo_id: p for p in photos}
-            deferred = 0
+            self.goals = Goals.from_ledger(self.config.targets, ledger)
+            todo = [t for t in ledger.tasks("planned") if t.session_id is None]
+            total = sum(1 for t in ledger.tasks() if t.session_id is None)
+            progress.start("tasks", total=total, done=total - len(todo))
 
             async def one(task: Task) -> None:
-                nonlocal deferred
-                try:
-                    status = await flow.run(task, photo_by_id[task.photo_id])
-                except CallDeferred as exc:
-                    deferred += 1
-                    self.console.log(f"[yellow]deferred[/] task {task.task_id}: {exc}")
-                    return
-                except BudgetReached as exc:
-                    self._stop = str(exc)
-                    return
-                except FatalModelError as exc:
-                    self._stop = f"model error no retry can fix: {exc}"
-                    return
-                progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)
+                status = await self._guarded(flow.run(task, photo_by_id[task.photo_id]), f"task {task.task_id}")
+                if status is not None:
+                    if status == "passed":
+                        self.goals.record_task(ledger, task.task_id)
+                    progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)
 
-            await _bounded(one, todo, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None)
-            return deferred
+            stop = lambda: self._stop is not None or self.goals.single_turn_met()  # noqa: E731
+            await _bounded(one, todo, limit=self._concurrency(dispatcher), stop=stop)
+            if self.goals.sessions_wanted() or any(True for _ in ledger.sessions("planned")):
+                await self._sessions(ledger, SessionFlow(ledger, flow), photo_by_id, allowed, dispatcher, progress)
+            return self._deferred
         finally:
             watchdog.cancel()
+
+    async def _sessions(
+        self,
+        ledger: Ledger,
+        flow: SessionFlow,
+        photo_by_id: dict[str, Photo],
+        allowed: frozenset[str],
+        dispatcher: Dispatcher,
+        progress: RunProgress,
+    ) -> None:
+        """Run planned sessions; plan more from unused passing examples until the target is met."""
+        progress.start("sessions", total=0)
+        while self._stop is None:
+            pending = list(ledger.sessions("planned"))
+            if not pending:
+                wanted = self.goals.sessions_wanted()
+                used = {s.first_task_id for s in ledger.sessions()}
+                starters = [
+                    (t, photo_by_id[t.photo_id])
+                    for t in ledger.tasks("passed")
+                    if t.session_id is None and t.task_id not in used and t.photo_id in photo_by_id
+                ]
+                if not wanted or not starters:
+                    return
+                cfg = self.config.sessions
+                pending = plan_sessions(
+                    starters, allowed, wanted, cfg.lengths, self.config.seed + len(used), cfg.on_failed_turn,
+                    self.config.weight_of(),
+                )  # fmt: skip
+                if not pending:
+                    return
+                ledger.add_sessions(pending)
+            progress.grow("sessions", len(pending))
+
+            async def one(session: Session) -> None:
+                photo = photo_by_id[session.photo_id]
+                status = await self._guarded(flow.run(session, photo), f"session {session.session_id}")
+                if status is not None:
+                    self.goals.record_session(ledger, session)
+                    progress.advance("sessions", status=status, cost=dispatcher.spent_usd)
+
+            await _bounded(one, pending, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None)
+            if any(True for _ in ledger.sessions("planned")):
+                return  # deferred turns: leave them for the next run rather than loop on them
+
+    async def _guarded(self, work: Awaitable[T], label: str) -> T | None:
+        """Run one task or session; turn the run-level outcomes into a stop reason or a deferral."""
+        try:
+            return await work
+        except CallDeferred as exc:
+            self._deferred += 1
+            self.console.log(f"[yellow]deferred[/] {label}: {exc}")
+        except BudgetReached as exc:
+            self._stop = str(exc)
+        except FatalModelError as exc:
+            self._stop = f"model error no retry can fix: {exc}"
+        return None
 
     def _allowed_types(self, models: dict[str, Any]) -> frozenset[str]:
         types = {role: frozenset(models[role].supported_types) for role in ("writer", "editor", "judge")}

@@ -9,11 +9,12 @@ resumed run re-plans exactly the same tasks.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import numpy as np
 
 from editforge import taxonomy
-from editforge.records import Photo, Task, stable_id
+from editforge.records import Photo, Session, Task, stable_id
 
 
 def photo_allows(photo: Photo, edit_type: str) -> bool:
@@ -29,31 +30,119 @@ def derive_seed(*parts: object) -> int:
     return int(stable_id(*parts, length=8), 16)
 
 
-def plan_tasks(photos: list[Photo], allowed: frozenset[str], per_photo: int, seed: int) -> list[Task]:
+def plan_tasks(
+    photos: list[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
+) -> list[Task]:
+    """Single-turn tasks: each photo takes the types furthest below their share of the plan so far."""
     rng = np.random.default_rng(seed)
+    weights = weights or dict.fromkeys(allowed, 1.0)
     used: Counter[str] = Counter()
-    order = [k for k in taxonomy.keys() if k in allowed]  # taxonomy order: stable across runs
+    order = [k for k in taxonomy.keys() if k in allowed and weights.get(k, 0) > 0]  # taxonomy order: stable
     tasks: list[Task] = []
     for photo in photos:
         candidates = [k for k in order if photo_allows(photo, k)]
         tie_break = rng.permutation(len(candidates))
-        # Least-used first; among equals, types few photos allow (a person, visible text) go first, since
-        # this photo may be one of the few chances to try them.
+        # Least used relative to its weight first; among equals, types few photos allow (a person,
+        # visible text) go first, since this photo may be one of the few chances to try them.
         ranked = sorted(
             range(len(candidates)),
-            key=lambda i: (used[candidates[i]], taxonomy.get(candidates[i]).needs is None, tie_break[i]),
+            key=lambda i: (
+                round(used[candidates[i]] / weights[candidates[i]], 9),
+                taxonomy.get(candidates[i]).needs is None,
+                tie_break[i],
+            ),
         )
         for i in ranked[:per_photo]:
             edit_type = candidates[i]
             used[edit_type] += 1
-            task_seed = derive_seed(seed, photo.photo_id, edit_type)
             tasks.append(
                 Task(
                     task_id=stable_id("task", photo.photo_id, edit_type, 1, None, seed),
                     photo_id=photo.photo_id,
                     edit_type=edit_type,
-                    seed=task_seed,
+                    seed=derive_seed(seed, photo.photo_id, edit_type),
                     input_image=photo.image,
                 )
             )
     return tasks
+
+
+def next_turn_types(photo: Photo, history_types: list[str], allowed: frozenset[str]) -> list[str]:
+    """Types that make sense as a session's next turn: not one already done in the session; a type that
+    needs visible text only where the photo has text or an earlier turn added it."""
+    has_text = photo.facts.has_text or "add_text" in history_types
+    out = []
+    for key in taxonomy.keys():
+        if key not in allowed or key in history_types:
+            continue
+        needs = taxonomy.get(key).needs
+        if (needs == "person" and not photo.facts.has_person) or (needs == "text" and not has_text):
+            continue
+        out.append(key)
+    return out
+
+
+def plan_sessions(
+    starters: list[tuple[Task, Photo]],
+    allowed: frozenset[str],
+    count: int,
+    lengths: dict[int, float],
+    seed: int,
+    on_failed_turn: Literal["end", "skip"] = "end",
+    weights: dict[str, float] | None = None,
+) -> list[Session]:
+    """Up to `count` sessions, each extending a passing single-turn task (distinct photos first).
+
+    A session of N turns adds N−1 types; a type that refers back (text colour after added text) is
+    preferred when the history allows it, since those are the turns single-turn data cannot teach.
+    """
+    rng = np.random.default_rng([seed, 2])
+    weights = weights or dict.fromkeys(allowed, 1.0)
+    order = rng.permutation(len(starters))
+    firsts: list[int] = []
+    rest: list[int] = []
+    seen: set[str] = set()
+    for i in order:
+        (rest if starters[i][1].photo_id in seen else firsts).append(i)
+        seen.add(starters[i][1].photo_id)
+    ranked = firsts + rest
+    sizes, probs = list(lengths), np.array(list(lengths.values()), dtype=float)
+    sessions: list[Session] = []
+    for i in ranked[:count]:
+        task, photo = starters[i]
+        n_turns = int(rng.choice(sizes, p=probs / probs.sum()))
+        history = [task.edit_type]
+        for _ in range(n_turns - 1):
+            options = [k for k in next_turn_types(photo, history, allowed) if weights.get(k, 0) > 0]
+            if not options:
+                break
+            referring = [k for k in options if taxonomy.get(k).needs == "text" and "add_text" in history]
+            pick = referring[0] if referring and rng.random() < 0.8 else options[int(rng.integers(len(options)))]
+            history.append(pick)
+        if len(history) < 2:
+            continue
+        sessions.append(
+            Session(
+                session_id=stable_id("session", task.task_id, seed),
+                photo_id=photo.photo_id,
+                first_task_id=task.task_id,
+                seed=derive_seed(seed, "session", task.task_id),
+                planned_types=history[1:],
+                on_failed_turn=on_failed_turn,
+            )
+        )
+    return sessions
+
+
+def turn_task(session: Session, turn: int, edit_type: str, input_image: str, history: list[str]) -> Task:
+    """Turn `turn` (≥ 2) of a session, editing `input_image` knowing the earlier instructions."""
+    return Task(
+        task_id=stable_id("turn", session.session_id, turn, edit_type),
+        photo_id=session.photo_id,
+        edit_type=edit_type,
+        seed=derive_seed(session.seed, turn, edit_type),
+        turn=turn,
+        session_id=session.session_id,
+        input_image=input_image,
+        history=list(history),
+    )
