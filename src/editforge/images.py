@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp")
 MAX_PIXELS = 64_000_000  # past this a "photo" is a decompression bomb, not a photo
 MIN_SIDE = 16  # smaller than this nothing can be edited or judged meaningfully
 
@@ -47,6 +47,8 @@ def decode_photo(data: bytes, name: str = "<bytes>", max_side: int | None = None
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            with Image.open(io.BytesIO(data)) as probe:
+                probe.verify()  # checksums (a PNG chunk with a bad CRC is corrupt even if it decodes)
             with Image.open(io.BytesIO(data)) as img:
                 img.seek(0)  # animated formats: the first frame is the photo
                 if img.width * img.height > MAX_PIXELS:
