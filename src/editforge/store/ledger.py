@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS photo_uris (uri TEXT PRIMARY KEY, photo_id TEXT NOT N
 CREATE TABLE IF NOT EXISTS source_failures (uri TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, photo_id TEXT NOT NULL, edit_type TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'planned', reason TEXT, json TEXT NOT NULL);
+    session_id TEXT, status TEXT NOT NULL DEFAULT 'planned', reason TEXT, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS instructions (
     task_id TEXT NOT NULL, kind TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (task_id, kind));
 CREATE TABLE IF NOT EXISTS attempts (
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'planned',
     reason TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
+CREATE INDEX IF NOT EXISTS tasks_session ON tasks (session_id, seq);
 CREATE INDEX IF NOT EXISTS attempts_task ON attempts (task_id, idx);
 CREATE INDEX IF NOT EXISTS verdicts_task ON verdicts (task_id);
 """
@@ -139,8 +140,12 @@ class Ledger:
             start = self.db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM tasks").fetchone()[0]
             before = self.db.total_changes
             self.db.executemany(
-                "INSERT OR IGNORE INTO tasks (task_id, seq, photo_id, edit_type, json) VALUES (?, ?, ?, ?, ?)",
-                [(t.task_id, start + i, t.photo_id, t.edit_type, t.model_dump_json()) for i, t in enumerate(tasks)],
+                "INSERT OR IGNORE INTO tasks (task_id, seq, photo_id, edit_type, session_id, json)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (t.task_id, start + i, t.photo_id, t.edit_type, t.session_id, t.model_dump_json())
+                    for i, t in enumerate(tasks)
+                ],
             )
             return self.db.total_changes - before
 
@@ -186,9 +191,7 @@ class Ledger:
             yield Session.model_validate_json(js)
 
     def set_session_status(self, session_id: str, status: str, reason: str | None = None) -> None:
-        self.db.execute(
-            "UPDATE sessions SET status = ?, reason = ? WHERE session_id = ?", (status, reason, session_id)
-        )
+        self.db.execute("UPDATE sessions SET status = ?, reason = ? WHERE session_id = ?", (status, reason, session_id))
 
     def session_status(self, session_id: str) -> str:
         return self.db.execute("SELECT status FROM sessions WHERE session_id = ?", (session_id,)).fetchone()[0]
@@ -198,9 +201,7 @@ class Ledger:
 
     def session_tasks(self, session_id: str) -> list[Task]:
         """A session's turn tasks (turn ≥ 2), in turn order."""
-        rows = self.db.execute(
-            "SELECT json FROM tasks WHERE json_extract(json, '$.session_id') = ? ORDER BY seq", (session_id,)
-        )
+        rows = self.db.execute("SELECT json FROM tasks WHERE session_id = ? ORDER BY seq", (session_id,))
         return sorted((Task.model_validate_json(js) for (js,) in rows), key=lambda t: t.turn)
 
     def task(self, task_id: str) -> Task | None:
