@@ -26,7 +26,8 @@ from editforge.engine.flow import TaskFlow
 from editforge.engine.progress import RunProgress, category_table
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.targets import Goals
-from editforge.export.picobanana import export_picobanana
+from editforge.export import export_all
+from editforge.export.common import missing_dependencies
 from editforge.models.base import FatalModelError
 from editforge.models.prices import PriceTable
 from editforge.records import Photo, Session, SourceFailure, Task
@@ -114,7 +115,7 @@ class LocalRunner:
             summary.spent_usd = ledger.spent_usd()
             summary.sessions = ledger.count_sessions()
             summary.targets = self.goals.report()
-            summary.exported = export_picobanana(ledger, self.run_dir)
+            summary.exported = self._export(ledger)
             if not self.quiet and progress.tally.by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
                 self.console.print(category_table(progress.tally.by_category, "this run, by category", costs))
@@ -124,6 +125,14 @@ class LocalRunner:
                     "ledger; run the same command again to resume."
                 )
             return summary
+
+    def _export(self, ledger: Ledger) -> dict[str, int]:
+        """The configured formats; one whose optional packages are missing is skipped with a note."""
+        formats = [f for f in self.config.exports if not missing_dependencies(f)]
+        for skipped in sorted(set(self.config.exports) - set(formats)):
+            self.console.print(f"[yellow]skipped the {skipped} export:[/] pip install 'editforge\\[export]'")
+        results = export_all(ledger, self.run_dir, ["picobanana", *formats], self.config.align)
+        return results["picobanana"]
 
     def _dispatcher(self, pool: ProcessPoolExecutor, models: dict[str, Any], spent: float) -> Dispatcher:
         execution = {role: getattr(m, "execution", "cpu") for role, m in models.items()}
