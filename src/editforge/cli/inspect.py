@@ -1,0 +1,173 @@
+"""Commands that look at a run: status, taxonomy, export, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from editforge import taxonomy
+from editforge.cli.app import _user_errors, app, console, out_console
+from editforge.config import ConfigError
+
+
+@app.command()
+def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Counts per stage and per edit type of a run (running, killed or finished).
+
+    [bold]Example[/]:  editforge status demo-out
+    """
+    from editforge.engine.runner import status_counts
+    from editforge.store.ledger import Ledger
+
+    with _user_errors():
+        path = out / "ledger.sqlite"
+        if not path.exists():
+            raise ConfigError(f"{out}: no ledger.sqlite here; is this a run directory?")
+        with Ledger(path) as ledger:
+            counts, by_type = status_counts(ledger)
+            stages = Table(title=f"{out}: stages")
+            stages.add_column("stage")
+            stages.add_column("count", justify="right")
+            stages.add_row("photos ingested", str(ledger.count("photos")))
+            stages.add_row("photos skipped", str(ledger.count("source_failures")))
+            stages.add_row("tasks planned", str(sum(counts.values())))
+            stages.add_row("instructions written", str(ledger.count("instructions")))
+            stages.add_row("edit attempts", str(ledger.count("attempts")))
+            stages.add_row("verdicts", str(ledger.count("verdicts")))
+            for name in ("planned", "passed", "failed", "error"):
+                stages.add_row(f"tasks {name}", str(counts.get(name, 0)))
+            out_console.print(stages)
+            types = Table(title="by edit type")
+            for column in ("edit type", "planned", "passed", "failed", "error"):
+                types.add_column(column, justify="left" if column == "edit type" else "right")
+            for key in sorted(by_type):
+                c = by_type[key]
+                types.add_row(key, *(str(c.get(s, 0)) for s in ("planned", "passed", "failed", "error")))
+            out_console.print(types)
+
+
+@app.command(name="taxonomy")
+def show_taxonomy() -> None:
+    """The 35 edit types: key, category, the release's edit_type string, what the photo needs."""
+    table = Table(title="Pico-Banana-400K edit types")
+    for column in ("key", "category", "release edit_type", "needs", "paper rate"):
+        table.add_column(column)
+    for t in taxonomy.all_types():
+        rate = f"{t.paper_success_rate:.3f}" if t.paper_success_rate else ""
+        table.add_row(t.key, t.category, t.release_name, t.needs or "", rate)
+    out_console.print(table)
+
+
+@app.command()
+def export(
+    out: Path = typer.Argument(..., help="A run directory."),
+    fmt: str = typer.Option(
+        "all", "--format", "-f", help="picobanana (OUT/), hf (OUT/hf/), webdataset (OUT/webdataset/) or all."
+    ),
+    align: str = typer.Option(
+        "none", "--align", help="Put edits on their source's size in hf/webdataset: none, resize, pad, crop."
+    ),
+) -> None:
+    """(Re)write a run's dataset files from its ledger: Pico-Banana JSONL, a Hugging Face folder, WebDataset tars.
+
+    [bold]Examples[/]:
+      editforge export demo-out
+      editforge export demo-out --format hf --align pad
+    """
+    from rich.markup import escape
+
+    from editforge.export import FORMATS, export_all, resolve_formats
+    from editforge.export.common import INSTALL_HINT, ExportDependencyError, missing_dependencies
+    from editforge.store.ledger import Ledger
+
+    with _user_errors():
+        if not (out / "ledger.sqlite").exists():
+            raise ConfigError(f"{out}: no ledger.sqlite here; is this a run directory?")
+        formats = resolve_formats(fmt)
+        skipped = [f for f in formats if missing_dependencies(f)] if fmt.strip() == "all" else []
+        try:
+            with Ledger(out / "ledger.sqlite") as ledger:
+                results = export_all(ledger, out, [f for f in formats if f not in skipped], align)
+        except ExportDependencyError as exc:  # its message has brackets rich would read as markup
+            console.print(f"[red]error:[/] {escape(exc.args[0])}")
+            raise typer.Exit(2) from None
+        for name, counts in results.items():
+            where = out if FORMATS[name] == "." else out / FORMATS[name]
+            console.print(
+                f"{name}: wrote {counts.get('sft', 0)} SFT, {counts.get('preference', 0)} preference and "
+                f"{counts.get('multi_turn', 0)} multi-turn rows to {where}"
+            )
+        if skipped:
+            console.print(f"[yellow]skipped {', '.join(skipped)}:[/] needs extra packages: {escape(INSTALL_HINT)}")
+
+
+@app.command()
+def report(
+    out: Path | None = typer.Argument(None, metavar="[OUT]", help="A run directory; the report goes to OUT/report/."),
+    picobanana: list[Path] | None = typer.Option(
+        None, "--picobanana", help="A Pico-Banana-400K manifest (sft / preference / multi-turn JSONL); repeatable."
+    ),
+    images: Path | None = typer.Option(
+        None, "--images", "-i", help="With --picobanana: the folder the manifest's image paths are relative to."
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="With --picobanana and no --images: the URL relative image paths are joined to."
+    ),
+    report_out: Path | None = typer.Option(
+        None, "--out", "-o", help="Report folder (default: OUT/report, or report/ beside the first manifest)."
+    ),
+    page_size: int = typer.Option(200, "--page-size", min=1, help="Rows per index file; a page shows up to 50."),
+    thumb_size: int = typer.Option(256, "--thumb-size", min=32, help="Longest side of the thumbnails (px)."),
+) -> None:
+    """Plots and a gallery of a run (or of Pico-Banana-400K's files) as static HTML: open index.html, no server.
+
+    [bold]Examples[/]:
+      editforge report demo-out                  (writes demo-out/report/index.html)
+      editforge report --picobanana sft.jsonl --images pico-banana/ --out pico-report
+    """
+    from editforge.report import build_report
+
+    with _user_errors():
+        if (out is None) == (not picobanana):
+            raise ConfigError("give a run directory OUT, or --picobanana FILE.jsonl (not both)")
+        if out is not None and not (out / "ledger.sqlite").exists():
+            raise ConfigError(f"{out}: no ledger.sqlite here; is this a run directory?")
+        for path in picobanana or []:
+            if not path.is_file():
+                raise ConfigError(f"--picobanana {path}: no such file")
+        if images is not None and not images.is_dir():
+            raise ConfigError(f"--images {images}: not a directory")
+        try:
+            result = build_report(
+                run_dir=out,
+                manifests=picobanana,
+                out=report_out,
+                images=images,
+                base_url=base_url,
+                page_size=page_size,
+                thumb_size=thumb_size,
+            )
+        except RuntimeError as exc:  # matplotlib missing
+            raise ConfigError(str(exc)) from None
+        stats, gallery = result.stats, result.gallery
+        table = Table(title=f"report: {stats.title}", show_header=False)
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        table.add_row("gallery rows", f"{gallery.rows:,} ({gallery.pages} pages of {gallery.page_size})")
+        for name in ("sft", "preference", "multi_turn", "failed"):
+            if gallery.facets["subset"].get(name):
+                table.add_row(f"  {name.replace('_', '-')}", f"{gallery.facets['subset'][name]:,}")
+        if stats.mode == "run":
+            judged = sum(c["passed"] + c["failed"] for c in stats.type_status.values())
+            table.add_row("pass rate", f"{stats.kept() / judged:.2f}" if judged else "–")
+            table.add_row("scored attempts", f"{stats.scored:,}")
+            if stats.cost_per_kept() is not None:
+                table.add_row("cost per kept example", f"${stats.cost_per_kept():.4f}")
+        table.add_row("plots", str(len(result.plots)))
+        failed = f", [red]{result.thumbs_failed} unreadable[/]" if result.thumbs_failed else ""
+        table.add_row("thumbnails", f"{result.thumbs_made} made, {result.thumbs_kept} kept{failed}")
+        table.add_row("time", f"{result.elapsed_s:.1f} s")
+        out_console.print(table)
+        out_console.print(f"open {result.index_html.as_uri()}")
