@@ -25,7 +25,7 @@ def test_is_an_editor_for_known_types() -> None:
     assert isinstance(EDITOR, Editor)
     assert EDITOR.ref.label() == "offline/classical-editor@v1"
     assert EDITOR.supported_types <= set(taxonomy.keys())
-    assert len(EDITOR.supported_types) == 13
+    assert len(EDITOR.supported_types) == 14
 
 
 @pytest.mark.parametrize("text", ["asdfgh qwerty", "", "please do something nice"])

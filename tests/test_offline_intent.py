@@ -63,6 +63,10 @@ CASES: list[tuple[str, str, dict[str, str]]] = [
     ('write "Hi there" in yellow at the center', "add_text", {"text": "Hi there", "position": "center", "color": "yellow"}),  # noqa: E501
     ('add the text "Don\'t stop" at the top', "add_text", {"text": "Don't stop", "position": "top"}),
     ('add "TOP DEALS" as a caption at the bottom', "add_text", {"text": "TOP DEALS", "position": "bottom"}),
+    ("now make the text you added red", "text_font_color", {"color": "red"}),
+    ("change the font color to blue", "text_font_color", {"color": "blue"}),
+    ("make the white words at the top red", "text_font_color", {"color": "red", "position": "top"}),
+    ('recolor the "SALE" text yellow', "text_font_color", {"color": "yellow", "text": "SALE"}),
     ("turn the person into line art", "person_lineart", {}),
     ("draw the man in ink line art", "person_lineart", {}),
     ("turn the person into a sticker", "person_sticker", {}),
@@ -100,3 +104,15 @@ def test_every_type_read_is_a_taxonomy_key() -> None:
     for text, _, _ in CASES:
         intent = parse_instruction(text)
         assert intent is not None and intent.edit_type in keys
+
+
+def test_recolouring_words_is_not_adding_them() -> None:
+    assert parse_instruction('Add the words "SALE" at the top in red lettering.').edit_type == "add_text"  # type: ignore[union-attr]
+    assert parse_instruction('add the words "HELLO" and make the text red').edit_type == "add_text"  # type: ignore[union-attr]
+    assert parse_instruction("Keep the lettering reading SALE from the earlier steps unchanged.") is None
+    assert parse_instruction("Make the photo warmer, keeping the red text as it is.") == Intent(
+        "color_tone", {"direction": "warm"}
+    )
+    # The colour named before the lettering is the old one; the quoted words are which lettering.
+    recolour = parse_instruction('Change the white "RED SALE" lettering from the previous step to blue.')
+    assert recolour == Intent("text_font_color", {"color": "blue", "text": "RED SALE"})

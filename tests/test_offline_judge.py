@@ -27,6 +27,8 @@ JUDGE = MetricJudge()
 
 @cache
 def photo(name: str, side: int = 256) -> np.ndarray:
+    if name.endswith("+text"):  # white outlined words at the top, as an earlier add_text turn left them
+        return text_at("top")(photo(name.removesuffix("+text"), side), 1.0)
     img = getattr(data, name)()
     h, w = img.shape[:2]
     s = side / max(h, w)
@@ -163,6 +165,24 @@ def text_at(position: str, box_only: bool = False) -> Edit:
     return run
 
 
+def recolour(colour: tuple[int, int, int], part: str = "fill") -> Edit:
+    """The words text_at("top") drew, with their fill (or, wrongly, their outline) in another colour."""
+
+    def run(img: np.ndarray, s: float) -> np.ndarray:
+        h, w = img.shape[:2]
+        layer = img.copy()
+        (tw, th), _ = cv2.getTextSize("HELLO", cv2.FONT_HERSHEY_DUPLEX, 1.6, 3)
+        org = ((w - tw) // 2, th + 12)
+        fill = colour
+        if part == "outline":
+            cv2.putText(layer, "HELLO", org, cv2.FONT_HERSHEY_DUPLEX, 1.6, colour, 7, cv2.LINE_AA)
+            fill = (255, 255, 255)
+        cv2.putText(layer, "HELLO", org, cv2.FONT_HERSHEY_DUPLEX, 1.6, fill, 3, cv2.LINE_AA)
+        return blend(img, layer, s)
+
+    return run
+
+
 def person_mask(img: np.ndarray) -> np.ndarray:
     """Head and shoulders of the astronaut (face at about x=177, y=66, w=95 in the 512 px photo)."""
     h, w = img.shape[:2]
@@ -226,6 +246,8 @@ CASES = [
          "chelsea"),
     Case("person_sticker", "Turn the person into a sticker with a white border.", sticker, blur, None,
          "astronaut", "chelsea"),
+    Case("text_font_color", "Now make the text you added at the top red.", recolour((220, 30, 35)),
+         recolour((220, 30, 35), "outline"), recolour((35, 90, 220)), "chelsea+text"),
 ]
 # fmt: on
 IDS = [c.key for c in CASES]

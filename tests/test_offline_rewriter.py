@@ -14,7 +14,9 @@ from editforge.models.base import Rewriter, WriteRequest
 from editforge.models.offline.analysis import analyze, as_rgb
 from editforge.models.offline.intent import Intent, parse_instruction
 from editforge.models.offline.rewriter import EXAMPLES, MAX_WORDS, RuleRewriter
-from editforge.models.offline.writer import SUPPORTED, TemplateWriter
+from editforge.models.offline.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter
+
+SINGLE = SUPPORTED - SESSION_ONLY_TYPES  # text_font_color's long instructions need a session
 
 REWRITER = RuleRewriter()
 WRITER = TemplateWriter()
@@ -42,7 +44,7 @@ def test_is_a_rewriter() -> None:
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket"])
 def test_short_keeps_the_ask_of_the_long(name: str) -> None:
-    for key in sorted(SUPPORTED):
+    for key in sorted(SINGLE):
         if key.startswith("person_") and not _facts(name).has_person:
             continue
         for seed in range(4):
@@ -110,9 +112,13 @@ def test_long_instruction_of_another_type_is_cut_not_rewritten() -> None:
 def test_every_example_reads_as_its_own_ask() -> None:
     slots = {"target": "the face", "above": "the sky", "text": "HELLO", "color": "red", "at": "at the top"}
     params = {"add_text": {"text": "HELLO", "position": "top", "color": "red"}}
+    recolour = {"text": "HELLO", "position": "top", "color": "red"}  # text_font_color: by the params named
     for key, table in EXAMPLES.items():
         for value, pool in table.items():
-            want = Intent(key, params.get(key, {}) if value == "*" else {_param(key): value})
+            if key == "text_font_color":
+                want = Intent(key, {name: recolour[name] for name in value.split("+")})
+            else:
+                want = Intent(key, params.get(key, {}) if value == "*" else {_param(key): value})
             for example in pool:
                 assert parse_instruction(example.format(**slots)) == want, example
                 assert len(example.format(**slots).split()) <= MAX_WORDS
@@ -128,7 +134,7 @@ def _param(key: str) -> str:
 def test_short_words_overall() -> None:
     lengths = [
         len(short(long_instruction("astronaut", key, seed), key, seed).split())
-        for key in sorted(SUPPORTED)
+        for key in sorted(SINGLE)
         for seed in range(3)
     ]
     assert max(lengths) <= MAX_WORDS and float(np.mean(lengths)) <= 8

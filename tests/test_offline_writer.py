@@ -15,11 +15,12 @@ from editforge.models.base import ModelCallError, TextReply, Writer, WriteReques
 from editforge.models.offline.analysis import analyze, as_rgb
 from editforge.models.offline.intent import Intent, parse_instruction
 from editforge.models.offline.rewriter import RuleRewriter
-from editforge.models.offline.writer import SUPPORTED, TemplateWriter, candidate_types
+from editforge.models.offline.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter, candidate_types
 from editforge.records import PhotoFacts
 
 PHOTOS = ("astronaut", "coffee", "rocket", "page")
 PERSON_TYPES = {"person_lineart", "person_sticker"}
+SINGLE = SUPPORTED - SESSION_ONLY_TYPES  # text_font_color needs a session (tests/test_offline_sessions.py)
 WRITER = TemplateWriter()
 
 
@@ -51,14 +52,14 @@ def sentences(text: str) -> int:
 def test_is_a_writer() -> None:
     assert isinstance(WRITER, Writer)
     assert WRITER.ref.label() == "offline/template-writer@v1"
-    assert WRITER.supported_types == SUPPORTED and len(SUPPORTED) == 13
+    assert WRITER.supported_types == SUPPORTED and len(SUPPORTED) == 14 and len(SINGLE) == 13
     assert set(taxonomy.keys()) >= SUPPORTED
 
 
 @pytest.mark.parametrize("name", PHOTOS)
 def test_every_type_reads_back_as_written(name: str) -> None:
     rewriter = RuleRewriter()
-    for key in sorted(SUPPORTED):
+    for key in sorted(SINGLE):
         if key in PERSON_TYPES and not facts(name).has_person:
             continue
         for seed in range(5):
@@ -106,11 +107,11 @@ def test_grounded_in_the_photo() -> None:
 
 
 def test_deterministic_under_seed() -> None:
-    for key in sorted(SUPPORTED):
+    for key in sorted(SINGLE):
         assert write("astronaut", key, 7).text == write("astronaut", key, 7).text
 
 
-@pytest.mark.parametrize("key", sorted(SUPPORTED))
+@pytest.mark.parametrize("key", sorted(SINGLE))
 def test_varied_across_seeds(key: str) -> None:
     texts = {write("astronaut", key, seed).text for seed in range(20)}
     assert len(texts) >= 5, texts
@@ -139,9 +140,9 @@ def test_candidate_types_follow_what_the_photo_holds() -> None:
     assert not {t.key for t in taxonomy.all_types() if t.needs} & set(coffee)
     assert "color_tone" in coffee and "add_text" in coffee
     astronaut = candidate_types(facts("astronaut"), SUPPORTED)
-    assert set(astronaut) == SUPPORTED
+    assert set(astronaut) == SINGLE  # no text of its own: nothing to recolour in a single turn
     assert "text_font_color" in candidate_types(facts("page"), everything)
-    assert candidate_types(facts("coffee"), SUPPORTED) == [k for k in taxonomy.keys() if k in SUPPORTED - PERSON_TYPES]
+    assert candidate_types(facts("coffee"), SUPPORTED) == [k for k in taxonomy.keys() if k in SINGLE - PERSON_TYPES]
 
 
 # --- multi-turn sessions --------------------------------------------------------------------------
@@ -158,7 +159,7 @@ TRICKY_HISTORY = [
 ]
 
 
-@pytest.mark.parametrize("key", sorted(SUPPORTED))
+@pytest.mark.parametrize("key", sorted(SINGLE))
 def test_history_is_woven_in_without_hijacking_the_ask(key: str) -> None:
     for seed in range(6):
         start = seed % len(TRICKY_HISTORY)
@@ -174,7 +175,7 @@ def test_history_is_woven_in_without_hijacking_the_ask(key: str) -> None:
 def test_session_of_writer_turns() -> None:
     rng = np.random.default_rng(0)
     for name in ("astronaut", "coffee"):
-        kinds = sorted(SUPPORTED - (set() if facts(name).has_person else PERSON_TYPES))
+        kinds = sorted(SINGLE - (set() if facts(name).has_person else PERSON_TYPES))
         history: list[str] = []
         for turn in range(5):
             key = kinds[int(rng.integers(len(kinds)))]

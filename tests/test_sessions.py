@@ -100,3 +100,11 @@ def test_sessions_prefer_turns_that_refer_back() -> None:
     allowed = frozenset({"add_text", "text_font_color", "color_tone", "weather", "zoom_in"})
     sessions = [plan_sessions([(first, photo)], allowed, 1, {2: 1.0}, seed=s)[0] for s in range(20)]
     assert sum(s.planned_types == ["text_font_color"] for s in sessions) >= 12
+
+
+def test_session_only_types_are_never_single_turns(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    _run(out, photo_dir, per_photo=14, workers=2)  # every type the offline writer has, per photo
+    db = sqlite3.connect(out / "ledger.sqlite")
+    single = {t for (t,) in db.execute("SELECT edit_type FROM tasks WHERE session_id IS NULL")}
+    assert "text_font_color" not in single and "add_text" in single

@@ -170,6 +170,7 @@ class Spec:
     white_ok: bool = False  # large pure-white areas are the look (sketches, stickers)
     diff_seams: bool = True  # an edit stopping at a straight line is a flaw (global looks)
     aligned: bool = True  # the output keeps the source's framing (not so for zoom and outpainting)
+    local: bool = False  # a small local change (recoloured letters): visible below the mean-change floor
 
 
 _local = threading.local()  # a cascade classifier is not safe to share between threads

@@ -32,6 +32,7 @@ from editforge.models.offline.ops_overlay import add_text
 from editforge.models.offline.ops_person import person_lineart, person_sticker
 from editforge.models.offline.ops_season import seasonal
 from editforge.models.offline.ops_style import style_transfer
+from editforge.models.offline.ops_text import HALF_LETTERS, recolor_text
 from editforge.models.offline.ops_weather import weather
 from editforge.records import ModelRef
 
@@ -59,6 +60,7 @@ OPS: dict[str, OpSpec] = {
     "zoom_in": OpSpec(zoom_in, ("stretched", "off_target")),
     "outpainting": OpSpec(outpainting, ("seam",)),
     "add_text": OpSpec(add_text, ("offcanvas",)),
+    "text_font_color": OpSpec(recolor_text, (HALF_LETTERS,)),
     "person_lineart": OpSpec(person_lineart, ("messy",)),
     "person_sticker": OpSpec(person_sticker, ("bad_cut",)),
 }
@@ -97,7 +99,8 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 class ClassicalEditor:
-    """Editor for the 13 types classical processing can do believably."""
+    """Editor for the 14 types classical processing can do believably (text_font_color only recolours
+    outlined lettering such as add_text draws: the lettering of a session's earlier turn)."""
 
     supported_types: frozenset[str] = frozenset(OPS)
 

@@ -18,6 +18,7 @@ asked. The parameter vocabulary per type is fixed here so writer, editor and jud
 | zoom_in            | region: center / left / right / top / bottom / subject                   |
 | outpainting        | side: all / left / right / horizontal / top / bottom / vertical          |
 | add_text           | text: the quoted words; position: top / bottom / center; color: a name   |
+| text_font_color    | color: the new colour; text: the quoted words; position (both optional)  |
 | person_lineart     | (none)                                                                   |
 | person_sticker     | (none)                                                                   |
 """
@@ -101,6 +102,46 @@ def _add_text(text: str, raw: str) -> Intent | None:
     if color:
         params["color"] = color
     return Intent("add_text", params)
+
+
+# Recolouring lettering already in the picture: a recolour verb, then the lettering, then the new colour,
+# all in one sentence ("make the text you added red", "change the colour of the lettering to yellow").
+# A colour named before the lettering is the old one ("make the white words red"); quoted words are
+# which lettering, not the colour. Adding words ('add the text "SALE" in red') is add_text.
+_RECOLOUR = re.compile(r"\b(make|turn|change|recolou?r|colou?r|switch|paint|tint)\b")
+_LETTERING = re.compile(r"\b(text|lettering|letters|words?|caption|title|headline|slogan|writing|font)\b")
+_ADDS = re.compile(r"\b(add|put|place|overlay|insert|caption|stamp|print|label|write|writes|written|hand-?write)\b")
+_POSITIONS = {
+    "top": (r"\b(top|upper|header)\b",),
+    "bottom": (r"\b(bottom|lower|footer)\b",),
+    "center": (r"\b(cent(er|re)|middle)\b",),
+}
+
+
+def _text_colour(raw: str) -> tuple[int, Intent] | None:
+    """(where the ask starts, the ask) for recolouring lettering, or None."""
+    quoted = _quoted(raw)
+    # Quoted words are blanked (same length) so their letters are read as neither colour nor position.
+    plain = raw.lower()
+    if quoted:
+        plain = plain[: quoted.start()] + " " * (quoted.end() - quoted.start()) + plain[quoted.end() :]
+    for sentence in re.finditer(r"[^.;!?]+", plain):
+        clause = sentence.group(0)
+        verb = _RECOLOUR.search(clause)
+        noun = _LETTERING.search(clause, verb.end()) if verb else None
+        if verb is None or noun is None:
+            continue
+        colour = _first(clause[noun.end() :], {c: (rf"\b{c}\b",) for c in _COLORS})
+        if colour is None:
+            continue
+        params: Params = {"color": colour}
+        position = _first(clause, _POSITIONS)
+        if position:
+            params["position"] = position
+        if quoted and sentence.start() <= quoted.start() < sentence.end():
+            params["text"] = quoted.group(1).strip()
+        return sentence.start() + verb.start(), Intent("text_font_color", params)
+    return None
 
 
 def _person_style(text: str) -> Intent | None:
@@ -306,6 +347,11 @@ def parse_instruction(instruction: str) -> Intent | None:
     text = raw.lower()
     if not text:
         return None
+    recolour = _text_colour(raw)
+    if recolour is not None:
+        adds = _ADDS.search(text)
+        if adds is None or recolour[0] < adds.start() or _add_text(text, raw) is None:
+            return recolour[1]
     for reader in (_add_text, _person_style, _zoom, _outpaint):
         intent = reader(text, raw) if reader is _add_text else reader(text)  # type: ignore[call-arg]
         if intent:

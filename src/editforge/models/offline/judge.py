@@ -24,14 +24,21 @@ from editforge.models.offline.checks import Outcome, Params, Spec, Views, ramp
 from editforge.models.offline.checks_spatial import SEAM_BAD, SEAM_OK
 from editforge.models.offline.checks_spatial import SPECS as SPATIAL_SPECS
 from editforge.models.offline.checks_style import SPECS as STYLE_SPECS
+from editforge.models.offline.checks_text import check_text_font_color
 from editforge.models.offline.intent import parse_instruction
 from editforge.records import ModelRef, Scores
 from editforge.taxonomy import EditType
 
-SPECS: dict[str, Spec] = {**LOOK_SPECS, **STYLE_SPECS, **SPATIAL_SPECS}
+SPECS: dict[str, Spec] = {
+    **LOOK_SPECS,
+    **STYLE_SPECS,
+    **SPATIAL_SPECS,
+    "text_font_color": Spec(check_text_font_color, flat_ok=True, diff_seams=False, local=True),
+}
 
 MAX_SIDE = 1600  # larger photos are measured downsized: statistics, not pixels, are judged
 NO_CHANGE_MAD = 1.0  # mean |out − src| (levels) below which nothing visible changed
+LOCAL_INK, LOCAL_SHARE = 40.0, 0.0008  # a local edit (recoloured letters) is visible when this share moved this far
 BLANK_STD = 2.0  # grey std (levels) of a blank / constant frame
 # seamlessness
 BLOCKS_OK, BLOCKS_BAD = 0.08, 0.5  # 8×8 block-edge excess over the source: JPEG q≈10 sits near 0.5
@@ -78,7 +85,7 @@ def read_params(instruction: str, key: str) -> Params | None:
 
 
 class MetricJudge:
-    """Scores the 13 edit types the classical editor does, from measurements alone."""
+    """Scores the 14 edit types the classical editor does, from measurements alone."""
 
     ref = ModelRef(provider="offline", model="metric-judge", prompt_version="v1")
     supported_types: frozenset[str] = frozenset(SPECS)
@@ -97,6 +104,8 @@ class MetricJudge:
         if grey_std < BLANK_STD:
             return self._broken(key, f"output is blank (grey std {grey_std:.1f})", out.problems, seam=0.2)
         change = self._change(views)
+        if spec is not None and spec.local and change < NO_CHANGE_MAD:
+            change = max(change, self._local_change(views))
         if spec is None:
             # Unusable and unchanged outputs fail whatever was asked; anything else needs a check we lack.
             if change < NO_CHANGE_MAD:
@@ -184,6 +193,14 @@ class MetricJudge:
         if cut > 0 and outcome.compliance > 0:
             outcome.compliance *= 1 - cut
             outcome.evidence += f"; applied to only part of the frame (boundary score {half:.2f})"
+
+    @staticmethod
+    def _local_change(v: Views) -> float:
+        """NO_CHANGE_MAD when a small share of pixels moved a long way (a few recoloured letters), else 0."""
+        if v.out_full.shape != v.src_full.shape:
+            return 0.0
+        moved = float(np.mean(np.abs(v.out_full - v.src_full).max(axis=2) > LOCAL_INK))
+        return NO_CHANGE_MAD if moved >= LOCAL_SHARE else 0.0
 
     @staticmethod
     def _change(v: Views) -> float:

@@ -93,7 +93,7 @@ def _fit_size(text: str, name: str, width: int, height: int, width_share: float,
     return size
 
 
-def _outline_for(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+def outline_for(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 110
     return (10, 10, 10) if light else (250, 250, 250)
 
@@ -126,7 +126,7 @@ def add_text(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np.nd
         y = float(np.clip(y, 2, max(2, h - th - 2)))
     layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     pen = ImageDraw.Draw(layer)
-    font, cursor, outline = _font(size, font_name), x + stroke, (*_outline_for(fill), 255)
+    font, cursor, outline = _font(size, font_name), x + stroke, (*outline_for(fill), 255)
     for char in text:
         pen.text((cursor, y - y0), char, font=font, fill=(*fill, 255), stroke_width=stroke, stroke_fill=outline)
         cursor += font.getlength(char) + _tracking(size, stroke)

@@ -1,7 +1,9 @@
 """The offline provider: all four roles with no key, no GPU and no torch.
 
 template writer → rule rewriter → classical editor → metric judge. Each declares the edit types it
-can do; the planner only picks types that the editor, writer and judge all claim.
+can do; the planner only picks types that the editor, writer and judge all claim, and leaves the
+session-only ones (writer.SESSION_ONLY_TYPES: recolouring words an earlier turn added) out of single
+turns; writer.session_types says which types make sense as a session's next turn.
 """
 
 from __future__ import annotations

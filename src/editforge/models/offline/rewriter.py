@@ -152,6 +152,30 @@ EXAMPLES: dict[str, dict[str, list[str]]] = {
             'stamp "{text}" in {color} text {at}',
         ],
     },
+    # Recolouring lettering an earlier turn added: by which parameters the long one names.
+    "text_font_color": {
+        "color": [
+            "make the text you added {color}",
+            "change the text color to {color}",
+            "make the lettering {color}",
+            "recolor the text you added {color}",
+            "turn the text {color}",
+        ],
+        "color+position": [
+            "make the text you added {at} {color}",
+            "make the text {at} {color}",
+            "change the lettering {at} to {color}",
+        ],
+        "color+text": [
+            'make the words "{text}" {color}',
+            'make the "{text}" text {color}',
+            'change the "{text}" lettering to {color}',
+        ],
+        "color+position+text": [
+            'make the words "{text}" {at} {color}',
+            'make the "{text}" text {at} {color}',
+        ],
+    },
     "person_lineart": {
         "*": [
             "turn the person into line art",
@@ -186,6 +210,16 @@ def _slots(intent: Intent, long_instruction: str, rng: np.random.Generator) -> d
     }
 
 
+def _pool(intent: Intent) -> list[str]:
+    """The examples for this ask: by its parameter's value, or by which parameters it names."""
+    table = EXAMPLES[intent.edit_type]
+    if "*" in table:
+        return table["*"]
+    if intent.edit_type == "text_font_color":
+        return table.get("+".join(sorted(intent.params)), [])
+    return table.get(next(iter(intent.params.values()), ""), [])
+
+
 def _first_clause(text: str) -> str:
     """The opening clause, cut to MAX_WORDS: what is left to say when the ask cannot be read."""
     clause = re.split(r"[.;:!?\n]|,\s|\s[-–—]\s", text.strip(), maxsplit=1)[0]
@@ -205,8 +239,7 @@ class RuleRewriter:
         if intent is None or intent.edit_type != edit_type.key or intent.edit_type not in EXAMPLES:
             reason = "unreadable" if intent is None else f"reads as {intent.edit_type}, not {edit_type.key}"
             return self._fallback(long_instruction, reason)
-        table = EXAMPLES[intent.edit_type]
-        pool = table.get("*") or table.get(next(iter(intent.params.values()), ""), [])
+        pool = _pool(intent)
         slots = _slots(intent, long_instruction, rng)
         opener = _OPENERS[int(rng.integers(len(_OPENERS)))]
         for index in rng.permutation(len(pool)):

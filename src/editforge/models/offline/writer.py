@@ -5,11 +5,17 @@ parameters (warm or cool, which side, which words) are chosen against what `anal
 photo, and the sentence is drawn from the phrase pools in `phrases`. The classical editor acts on the
 instruction text through `intent.parse_instruction`, so every instruction is read back before it is
 returned: one that the reader would take for something else is redrawn, never sent.
+
+In a session (a history of earlier instructions) it avoids an earlier turn's parameter, names what
+earlier turns left ("Keeping the falling flakes you added before, now ..."), and can refer back:
+text_font_color recolours the words an add_text turn added, known from that turn's instruction
+(`writer_session`; session-only, refused without such a turn).
 """
 
 from __future__ import annotations
 
 import json
+import string
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -18,24 +24,40 @@ import numpy as np
 
 from editforge import taxonomy
 from editforge.models.base import ModelCallError, TextReply, WriteRequest
-from editforge.models.offline import phrases
+from editforge.models.offline import phrases, phrases_session
 from editforge.models.offline.analysis import Regions, analyze, describe_regions
 from editforge.models.offline.intent import Intent, Params, parse_instruction
+from editforge.models.offline.ops_overlay import COLOURS, outline_for
+from editforge.models.offline.writer_session import SESSION_ONLY_TYPES, recolour_params, session_types
 from editforge.records import ModelRef, PhotoFacts
+
+__all__ = ["SESSION_ONLY_TYPES", "SUPPORTED", "TemplateWriter", "candidate_types", "choose_params", "session_types"]
 
 SUPPORTED: frozenset[str] = frozenset(
     {
         "color_tone", "film_grain_vintage", "global_lighting", "weather", "seasonal", "style_transfer",
         "photo_to_cartoon", "modern_historical", "zoom_in", "outpainting", "add_text", "person_lineart",
-        "person_sticker",
+        "person_sticker", "text_font_color",
     }
 )  # fmt: skip
+# text_font_color (SESSION_ONLY_TYPES) is written only in a session, after an add_text turn: a
+# single-turn planner must leave it out even though writer, editor and judge all claim it.
 MAX_WORDS = 80  # Pico-Banana's long instructions run to a few sentences, not a paragraph
 ATTEMPTS = 12  # redraws before falling back to the plain form (no lead-in, no back-reference)
 
 
+ASK = {**phrases.ASK, **phrases_session.ASK}
+GROUND = {**phrases.GROUND, **phrases_session.GROUND}
+KEEP = {**phrases.KEEP, **phrases_session.KEEP}
+KEEP_FAMILY = {**phrases.KEEP_FAMILY, **phrases_session.KEEP_FAMILY}
+EARLIER = {**phrases.EARLIER, **phrases_session.EARLIER}
+
+
 def candidate_types(facts: PhotoFacts, supported: frozenset[str]) -> list[str]:
-    """The supported types this photo can take, in taxonomy order: person / text types need one."""
+    """The supported types this photo can take, in taxonomy order: person / text types need one.
+
+    Session-only types (SESSION_ONLY_TYPES) are listed where the photo has text; single-turn planning
+    leaves them out, and `session_types` says when a session's next turn can take them."""
     has = {"person": facts.has_person, "text": facts.has_text}
     return [t.key for t in taxonomy.all_types() if t.key in supported and (t.needs is None or has[t.needs])]
 
@@ -182,24 +204,42 @@ def _slots(facts: PhotoFacts, regions: Regions, params: Params) -> dict[str, str
     return slots
 
 
+def _ref_of(intent: Intent | None, table: dict[str, dict[str, str]]) -> str:
+    """What one earlier turn left in the picture, by its reading."""
+    if intent is None:
+        return phrases.EARLIER_UNKNOWN
+    if intent.edit_type == "add_text" and intent.params.get("text"):
+        # No quotes: quoted words next to "add" / "caption" would read as a new add_text ask.
+        return f"the lettering reading {intent.params['text']}"
+    names = table.get(intent.edit_type, {})
+    ref = next((names[v] for v in intent.params.values() if v in names), names.get("*", ""))
+    return ref or phrases.EARLIER_UNKNOWN
+
+
 def _earlier_ref(earlier: Sequence[Intent | None]) -> str:
     """What the last one or two turns left in the picture, in words safe for any new type."""
     refs: list[str] = []
     for intent in reversed(earlier):
-        if intent is None:
-            ref = phrases.EARLIER_UNKNOWN
-        else:
-            table = phrases.EARLIER.get(intent.edit_type, {})
-            ref = next((table[v] for v in intent.params.values() if v in table), table.get("*", ""))
-            if intent.edit_type == "add_text" and intent.params.get("text"):
-                # No quotes: quoted words next to "add" / "caption" would read as a new add_text ask.
-                ref = f"the lettering reading {intent.params['text']}"
-            ref = ref or phrases.EARLIER_UNKNOWN
+        ref = _ref_of(intent, EARLIER)
         if ref not in refs:
             refs.append(ref)
         if len(refs) == 2:
             break
     return " and ".join(reversed(refs))
+
+
+def _lead_ref(last: Intent | None) -> str | None:
+    """A name for what the last turn left that can stand BEFORE the new ask: free of cue words."""
+    if last is None:
+        return None
+    ref = _ref_of(last, {**EARLIER, **phrases_session.LEAD_EARLIER})
+    return ref if ref != phrases.EARLIER_UNKNOWN and parse_instruction(ref) is None else None
+
+
+def _usable(pool: Sequence[str], slots: dict[str, str]) -> list[str]:
+    """The templates whose slots all have something to say (no "{was}" when the old colour is unknown)."""
+    fine = [t for t in pool if all(slots.get(name) for _, name, _, _ in string.Formatter().parse(t) if name)]
+    return fine or list(pool)
 
 
 def _compose(
@@ -212,24 +252,59 @@ def _compose(
     def draw(pool: Sequence[str], **extra: str) -> str:
         return pool[int(rng.integers(len(pool)))].format(**slots, **extra)
 
-    asks = phrases.ASK[key]
-    ask = draw(asks[next(iter(params.values()))] if "*" not in asks else asks["*"])
-    ground = draw(phrases.GROUND[key])
-    keep = draw(phrases.KEEP[phrases.KEEP_FAMILY.get(key, "look")])
+    asks = ASK[key]
+    ask = draw(_usable(asks["*"] if "*" in asks else asks[next(iter(params.values()))], slots))
+    follow = ask[4].lower() + ask[5:] if ask.startswith("Now ") else ask[0].lower() + ask[1:]  # after a lead-in
+    ground = draw(_usable(GROUND[key], slots))
+    keep = draw(KEEP[KEEP_FAMILY.get(key, "look")])
     if not earlier:
         return " ".join([ask, ground, keep])
-    ref = _earlier_ref(earlier)
-    back = draw(phrases.BACK_REFERENCE, ref=ref, Ref=ref[0].upper() + ref[1:], it="them" if " and " in ref else "it")
-    parts = [draw(phrases.LEAD_IN) + ask[0].lower() + ask[1:], ground, keep, back]
+    refs = list(earlier)
+    if key in SESSION_ONLY_TYPES:  # the words being recoloured are the ask, not something to keep
+        refs = [i for i in refs if i is None or i.edit_type not in ("add_text", "text_font_color")]
+    lead = _lead_ref(refs[-1]) if refs else None
+    if lead and rng.random() < 0.5:
+        # Name the last edit first ("Keeping the falling flakes you added before, now ...").
+        additive = refs[-1] is not None and refs[-1].edit_type in phrases_session.ADDITIVE
+        pool = phrases_session.LEAD_REF_ADDED if additive else phrases_session.LEAD_REF
+        parts = [draw(pool, ref=lead) + follow, ground, keep]
+    else:
+        parts = [draw(phrases.LEAD_IN) + follow, ground, keep]
+        if refs:
+            ref = _earlier_ref(refs)
+            it = "them" if " and " in ref else "it"
+            parts.append(draw(phrases.BACK_REFERENCE, ref=ref, Ref=ref[0].upper() + ref[1:], it=it))
     if len(" ".join(parts).split()) > MAX_WORDS:
-        parts.remove(keep)  # the back-reference already says what to keep
+        parts.remove(keep)  # the reference to the earlier edits already says what to keep
     return " ".join(parts)
+
+
+def _reads_back(intent: Intent | None, key: str, params: Params) -> Params | None:
+    """The parameters the reader finds when it reads the intended ask, else None.
+
+    A recolouring names its colour and may or may not name the words and their place; whatever it
+    names must be right."""
+    if intent is None or intent.edit_type != key:
+        return None
+    if key in SESSION_ONLY_TYPES:
+        named = intent.params
+        right = named.get("color") == params["color"] and all(params.get(k) == v for k, v in named.items())
+        return dict(named) if right else None
+    return dict(intent.params) if intent.params == params else None
+
+
+def _outline_word(colour: str) -> str:
+    if colour not in COLOURS:
+        return "contrasting"
+    return "dark" if sum(outline_for(COLOURS[colour])) < 384 else "light"
 
 
 class TemplateWriter:
     """Writer role of the offline provider. Options are accepted for symmetry and ignored."""
 
     supported_types: frozenset[str] = SUPPORTED
+    # Types it writes only as a later turn of a session (recolour the text *you added*): never single turns.
+    session_only_types: frozenset[str] = SESSION_ONLY_TYPES
 
     def __init__(self, **options: Any) -> None:
         self.ref = ModelRef(provider="offline", model="template-writer", prompt_version="v1")
@@ -243,20 +318,25 @@ class TemplateWriter:
         facts = request.facts if request.facts != PhotoFacts() else analyze(request.image)
         if edit_type.needs == "person" and not facts.has_person:
             raise ModelCallError(f"no person in photo for {key}")
-        if edit_type.needs == "text" and not facts.has_text:
+        session_only = key in SESSION_ONLY_TYPES  # its text is an earlier turn's, not the photo's
+        if edit_type.needs == "text" and not facts.has_text and not session_only:
             raise ModelCallError(f"no text in photo for {key}")
-        regions = describe_regions(request.image, facts)
         rng = np.random.default_rng([request.seed, zlib.crc32(key.encode())])
         earlier = [parse_instruction(h) for h in request.history]
-        params = choose_params(key, facts, regions, earlier, rng)
-        slots = _slots(facts, regions, params)
-        want = Intent(key, params)
+        regions = describe_regions(request.image, facts)
+        was = ""
+        if session_only:
+            params, was = recolour_params(earlier, rng)
+        else:
+            params = choose_params(key, facts, regions, earlier, rng)
+        slots = _slots(facts, regions, params) | {"was": was, "outline": _outline_word(was)}
         text = ""
         for attempt in range(ATTEMPTS + 1):
             # Last try: the plain form without the session's words, which the tests show always reads back.
             text = _compose(key, params, slots, earlier if attempt < ATTEMPTS else None, rng)
-            if parse_instruction(text) == want:
-                raw = {"intent": {"edit_type": key, "params": params}, "attempts": attempt + 1,
+            read = _reads_back(parse_instruction(text), key, params)
+            if read is not None:
+                raw = {"intent": {"edit_type": key, "params": read}, "attempts": attempt + 1,
                        "history_turns": len(request.history)}  # fmt: skip
                 return TextReply(text=text, raw=json.dumps(raw))
         raise ModelCallError(f"template writer could not phrase {key} {params} so that it reads back", raw=text)
