@@ -92,8 +92,10 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out: Path
-    source: Literal["folder", "samples"] = "folder"
+    source: Literal["folder", "samples", "urls"] = "folder"
     images: Path | None = None  # the photo folder, for source: folder
+    urls: Path | None = None  # a .txt of URLs or a .csv with a URL column (Open Images), for source: urls
+    max_download_mb: float = Field(default=30.0, gt=0)  # a URL's photo may not be bigger than this
     photos: int | None = Field(default=None, ge=1)  # use at most this many photos
     per_photo: int = Field(default=3, ge=1, le=35)  # edit types planned per photo
     edit_types: list[str] | None = None  # restrict to these types (keys or release strings)
@@ -148,6 +150,8 @@ class RunConfig(BaseModel):
         return {k: self.type_weights.get(k, 0.0) for k in taxonomy.keys()}  # type: ignore[union-attr]
 
     def check_runnable(self) -> None:
+        if self.source == "urls" and (self.urls is None or not self.urls.is_file()):
+            raise ConfigError(f"--urls {self.urls}: not a file (a .txt of URLs or a .csv with a URL column)")
         if self.source == "folder" and self.images is None:
             raise ConfigError("no photos: pass --images DIR (or `images:` in the config file)")
         if self.source == "folder" and self.images is not None and not self.images.is_dir():
@@ -166,7 +170,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     base = path.parent
-    for key in ("out", "images"):  # relative paths in a config file are relative to the file
+    for key in ("out", "images", "urls"):  # relative paths in a config file are relative to the file
         if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
             data[key] = str(base / data[key])
     return data

@@ -64,6 +64,9 @@ def _demo_report(out: Path) -> None:
 def run(
     config_file: Path | None = typer.Argument(None, metavar="[CONFIG.yaml]", help="Run settings in YAML."),
     images: Path | None = typer.Option(None, "--images", "-i", help="Folder of photos (jpg/png/webp)."),
+    urls: Path | None = typer.Option(
+        None, "--urls", help="A .txt of photo URLs or a .csv with a URL column (e.g. Open Images'); http(s) only."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create or resume."),
     photos: int | None = typer.Option(None, help="Use at most this many photos."),
     per_photo: int | None = typer.Option(None, "--per-photo", help="Edit types to try per photo (default 3)."),
@@ -94,6 +97,8 @@ def run(
         file_values = load_yaml(config_file) if config_file else {}
         overrides = {
             "images": images,
+            "urls": urls,
+            "source": "urls" if urls else None,
             "out": out,
             "photos": photos,
             "per_photo": per_photo,

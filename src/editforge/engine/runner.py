@@ -34,6 +34,7 @@ from editforge.records import Photo, Session, SourceFailure, Task
 from editforge.sources import SourceItem
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
+from editforge.sources.urls import url_items
 from editforge.stages.plan import plan_sessions, plan_tasks
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
@@ -42,7 +43,7 @@ T = TypeVar("T")
 
 # Settings that decide *what* a run makes: a resume must use the same ones or it is another run.
 PLAN_KEYS = (
-    "source", "images", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
+    "source", "images", "urls", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
     "type_weights", "sessions",
 )  # fmt: skip
 
@@ -66,7 +67,12 @@ class RunSummary:
 
 
 def list_sources(config: RunConfig) -> list[SourceItem]:
-    items = sample_items() if config.source == "samples" else folder_items(config.images)  # type: ignore[arg-type]
+    if config.source == "samples":
+        items: list[SourceItem] = list(sample_items())
+    elif config.source == "urls":
+        items = list(url_items(config.urls, int(config.max_download_mb * 1024 * 1024)))  # type: ignore[arg-type]
+    else:
+        items = list(folder_items(config.images))  # type: ignore[arg-type]
     return items[: config.photos] if config.photos else items
 
 

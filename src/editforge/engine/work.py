@@ -84,7 +84,8 @@ def do_ingest(item: SourceItem, max_side: int) -> Photo | SourceFailure:
     except PhotoError as exc:
         return SourceFailure(uri=item.uri, reason=str(exc))
     except OSError as exc:
-        return SourceFailure(uri=item.uri, reason=f"{item.uri}: cannot read ({exc.strerror or exc})")
+        why = str(exc) if str(exc).startswith(item.uri) else f"{item.uri}: cannot read ({exc.strerror or exc})"
+        return SourceFailure(uri=item.uri, reason=why)
     except Exception as exc:  # a photo that trips a library bug is that photo's failure
         return SourceFailure(uri=item.uri, reason=f"{item.uri}: {type(exc).__name__}: {exc}")
 
