@@ -9,21 +9,26 @@ It serves `POST /{v1,v1beta,v1alpha}/models/{model}:generateContent` with editfo
     server.script("429", None, "drop")          # the next three requests: a 429, a normal one, a drop
     server.script("bad_json", role="judge")     # the next judge request gets malformed JSON
     FakeGemini(fault_rates={"503": 0.1, "hang": 0.02}, seed=7)
+    FakeGemini(rate_limit_rpm=600, latency_s=(0.2, 0.5))   # a server-side quota, per model
 
 Faults: 429 (with `Retry-After` and a RetryInfo detail), 500, 503, 400, 401, 403, 404, hang (no answer
 until `hang_s` passes or the server closes), drop (the socket is closed without a response), safety
 (promptFeedback.blockReason), image_safety (finishReason IMAGE_SAFETY), empty (no candidates); for
 the editor: text_only (text where an image was due), bad_base64 (not valid base64), truncated_image
-(valid base64 of half a PNG), unchanged (the photo handed back as it was); for the judge: bad_json,
-out_of_range. A fault that does not apply to a
-request's role is ignored. Rates are drawn from (seed, request content, how often it was seen), so a
-run is reproducible whatever the thread order and a retried request can succeed.
+(valid base64 of half a PNG), unchanged (the photo handed back as it was), blank (a flat grey image);
+for the judge: bad_json, out_of_range. A fault that does not apply to a request's role is ignored (so
+`fault_rates={"unchanged": 0.1}` spoils 10% of editor requests, no others). Rates are drawn from (seed,
+request content, how often it was seen): a run is reproducible whatever the thread order, and a retried
+request can succeed. `rate_limit_rpm`: a quota per model, a token bucket of `rate_limit_burst_s` seconds
+(full at first): a request finding it empty gets 429 at once, `Retry-After` saying when a token is due,
+and has fault "rate_limit" (it takes no token; injected faults do).
 
 Counters (of the generateContent requests it could read; a wrong key or an unreadable body is answered
 400 before counting): `calls` (a `Call` per request, in order), `by_model`, `by_content` (model,
 content hash → requests), `paid` (model, content hash → 200 replies; `paid_twice()` lists those
 answered more than once), `count(role=, fault=)`, `reset_counts()`; `errors` lists the fake's own
-failures (each answered 500), which a test should find empty.
+failures (each answered 500), which a test should find empty. A `Call` has `arrived` and `answered`
+(time.monotonic()); an answer ready after its client went away is not sent: status 499, not "paid".
 """
 
 from __future__ import annotations
@@ -31,13 +36,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
+import select
+import socket
+import sys
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from editforge.images import encode_png
 from editforge.testing.fake_gemini_models import Answer, BadRequest, answer, read_request, usage_metadata
@@ -53,21 +65,38 @@ ERRORS: dict[str, tuple[int, str, str]] = {
 }
 ROLE_FAULTS: dict[str, set[str]] = {
     "text_only": {"editor"}, "bad_base64": {"editor"}, "truncated_image": {"editor"}, "unchanged": {"editor"},
-    "image_safety": {"editor"}, "bad_json": {"judge"}, "out_of_range": {"judge"},
+    "blank": {"editor"}, "image_safety": {"editor"}, "bad_json": {"judge"}, "out_of_range": {"judge"},
 }  # fmt: skip
 FAULTS = (*ERRORS, "hang", "drop", "safety", "empty", *ROLE_FAULTS)
+_MODEL_LOCK = threading.Lock()
 _PATH = re.compile(r"/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent")
 
 
 @dataclass
 class Call:
-    """One request as the server saw it. `status` is 0 when no response was sent (drop, hang)."""
+    """One request as the server saw it. `status`: 0 when no response was sent (drop, hang), 499 when
+    the answer was ready but its client had gone."""
 
     model: str
     role: str
     digest: str
-    fault: str | None
+    fault: str | None  # an injected fault, or "rate_limit" for a 429 from the server's own quota
     status: int = 0
+    arrived: float = 0.0  # time.monotonic() when the request was read
+    answered: float = 0.0  # ... and when the response was sent (or given up)
+
+
+class _Bucket:  # a token bucket: `rate` tokens a second, at most `size` held; full at the start
+    def __init__(self, rate: float, size: float) -> None:
+        self.rate, self.size, self.tokens, self.at = rate, max(1.0, size), max(1.0, size), time.monotonic()
+
+    def take(self, now: float) -> float:  # 0.0 when a token was taken, else the seconds until one is due
+        self.tokens = min(self.size, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
 
 
 class _Server(ThreadingHTTPServer):
@@ -75,10 +104,15 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # a hung handler must not hold up close()
     fake: FakeGemini
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):  # a client gone is no news
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections end after this
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
@@ -88,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._send_error(self, 404, "NOT_FOUND", f"fake gemini serves no GET {self.path}")
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the counters instead
-        pass
+        return None
 
 
 class FakeGemini:
@@ -104,6 +138,8 @@ class FakeGemini:
         hang_s: float = 60.0,
         retry_after: float = 1.0,
         editor_miss_rate: float = 0.0,
+        rate_limit_rpm: float | None = None,  # requests/min per model; beyond it 429 + Retry-After
+        rate_limit_burst_s: float = 1.0,  # the bucket holds this many seconds of allowance
         host: str = "127.0.0.1",
     ) -> None:
         unknown = [f for f in [*(script or []), *(fault_rates or {})] if f is not None and f not in FAULTS]
@@ -113,6 +149,10 @@ class FakeGemini:
         self.fault_rates = dict(fault_rates or {})
         self.seed, self.latency_s, self.hang_s = seed, latency_s, hang_s
         self.retry_after, self.editor_miss_rate = retry_after, editor_miss_rate
+        if rate_limit_rpm is not None and rate_limit_rpm <= 0:
+            raise ValueError(f"rate_limit_rpm must be positive, got {rate_limit_rpm!r}")
+        self.rate_limit_rpm, self.rate_limit_burst_s = rate_limit_rpm, rate_limit_burst_s  # see _limited
+        self._buckets: dict[str, _Bucket] = {}
         self.calls: list[Call] = []
         self.by_model: Counter[str] = Counter()
         self.by_content: Counter[tuple[str, str]] = Counter()
@@ -121,8 +161,8 @@ class FakeGemini:
         self._queues: dict[str, deque[str | None]] = {"*": deque(script or [])}
         self._lock = threading.Lock()
         # The offline models share OpenCV cascade classifiers, which are not thread-safe (concurrent
-        # detectMultiScale crashes the process): the fake computes one answer at a time.
-        self._model_lock = threading.Lock()
+        # detectMultiScale crashes the process): one answer at a time, across all fakes in the process.
+        self._model_lock = _MODEL_LOCK
         self._closed = threading.Event()
         self._httpd = _Server((host, 0), _Handler)
         self._httpd.fake = self
@@ -202,6 +242,13 @@ class FakeGemini:
             return low + (high - low) * (int(digest[:8], 16) / 16**8)
         return float(self.latency_s)
 
+    def _limited(self, model: str, now: float) -> float:  # seconds until `model`'s quota has room; locked
+        if self.rate_limit_rpm is None:
+            return 0.0
+        rate = self.rate_limit_rpm / 60
+        bucket = self._buckets.setdefault(model, _Bucket(rate, rate * self.rate_limit_burst_s))
+        return bucket.take(now)
+
     def _handle(self, h: _Handler) -> None:
         try:
             body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
@@ -221,18 +268,28 @@ class FakeGemini:
             canonical = {k: payload.get(k) for k in ("contents", "generationConfig", "systemInstruction")}
             digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
             with self._lock:
+                now = time.monotonic()
                 self.by_model[model] += 1
                 self.by_content[(model, digest)] += 1
-                fault = self._choose(request.role, digest, self.by_content[(model, digest)])
+                wait = self._limited(model, now) if self.models is None or model in self.models else 0.0
+                if wait:
+                    fault: str | None = "rate_limit"
+                else:
+                    fault = self._choose(request.role, digest, self.by_content[(model, digest)])
                 if fault in ROLE_FAULTS and request.role not in ROLE_FAULTS[fault]:
                     fault = None
                 if self.models is not None and model not in self.models:
                     fault = "404"
-                call = Call(model, request.role, digest, fault)
+                call = Call(model, request.role, digest, fault, arrived=now)
                 self.calls.append(call)
+            if wait:
+                call.status = self._quota_error(h, model, wait)
+                call.answered = time.monotonic()
+                return None
             if self._latency(digest) > 0:
                 self._closed.wait(self._latency(digest))
             call.status = self._serve(h, request, model, version, fault)
+            call.answered = time.monotonic()
             if call.status == 200:
                 with self._lock:
                     self.paid[(model, digest)] += 1
@@ -283,14 +340,27 @@ class FakeGemini:
             content = {"role": "model", "parts": parts}
             reply["candidates"] = [{"content": content, "finishReason": made.finish_reason, "index": 0}]
             reply["usageMetadata"] = usage_metadata(request, made)
+        if _client_gone(h):  # timed out or killed while the answer was made: nobody to give it to
+            h.close_connection = True
+            return 499
         self._send(h, 200, reply)
         return 200
+
+    def _quota_error(self, h: _Handler, model: str, wait: float) -> int:
+        delay = f"{math.ceil(wait * 100) / 100:g}"  # the server's own quota: when a token is due
+        quota = f"generate_content_requests_per_minute, limit: {self.rate_limit_rpm:g}, model: {model}"
+        self._send_error(h, 429, "RESOURCE_EXHAUSTED", f"Quota exceeded for metric: {quota}",
+                         [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay}s"}],
+                         {"Retry-After": delay})  # fmt: skip
+        return 429
 
     def _answer(self, request: Any, fault: str | None) -> Answer:
         if fault == "text_only":
             return Answer("I'm unable to edit this image as requested.")
         if fault == "unchanged":  # an editor that hands the photo back as it was: a paid no-op
             return Answer("Here is the edited image.", png=encode_png(request.images[0]))
+        if fault == "blank":  # a broken render: one flat grey
+            return Answer("Here is the edited image.", png=encode_png(np.full_like(request.images[0], 128)))
         if fault == "bad_json":
             return Answer('{"instruction_compliance": 0.8, "seamlessness": 0.7, "preserv')
         if fault == "out_of_range":
@@ -323,3 +393,12 @@ class FakeGemini:
             h.send_header(name, value)
         h.end_headers()
         h.wfile.write(data)
+
+
+def _client_gone(h: _Handler) -> bool:
+    """Whether the client closed its end (readable with nothing to read) — without blocking."""
+    try:
+        readable, _, _ = select.select([h.connection], [], [], 0)
+        return bool(readable) and h.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (OSError, ValueError):
+        return True
