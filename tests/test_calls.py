@@ -120,3 +120,33 @@ def test_watchdog_lists_calls_running_too_long() -> None:
     stuck = asyncio.run(scenario())
     assert len(stuck) == 1 and "judge call to paid-model for task abc" in stuck[0]
     assert d.stuck(older_than_s=0.0) == []
+
+
+def test_a_429_cools_the_whole_model_down_and_does_not_use_up_tries() -> None:
+    d = dispatcher(ModelLimits(concurrency=4), tries=2)
+    refused = threading.Event()
+    times: list[float] = []
+
+    def quota(i: int) -> int:
+        times.append(time.monotonic())
+        if i == 0 and not refused.is_set():
+            refused.set()
+            raise TransientModelError("429 RESOURCE_EXHAUSTED", retry_after=0.4, rate_limited=True)
+        return i
+
+    def five_429s_then_ok(state={"n": 0}) -> str:  # noqa: B006 - a counter shared across calls on purpose
+        state["n"] += 1
+        if state["n"] <= 5:
+            raise TransientModelError("429", retry_after=0.01, rate_limited=True)
+        return "ok"
+
+    async def scenario() -> list[int]:
+        first = asyncio.ensure_future(d.call("judge", "t", quota, 0))
+        await asyncio.sleep(0.05)  # the 429 has landed: the model is cooling down
+        started = time.monotonic()
+        rest = await asyncio.gather(*(d.call("judge", "t", quota, i) for i in range(1, 4)))
+        assert time.monotonic() - started >= 0.3, "calls made during the cooldown should have waited"
+        return [await first, *rest]
+
+    assert asyncio.run(scenario()) == [0, 1, 2, 3]
+    assert asyncio.run(d.call("judge", "t", five_429s_then_ok)) == "ok"  # 5 x 429 > max_tries=2, still served

@@ -57,9 +57,10 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_tries: int = Field(default=6, ge=1)
+    max_tries: int = Field(default=6, ge=1)  # tries of a call failing with 5xx / timeouts / dropped connections
     base_s: float = Field(default=1.0, ge=0)
     max_wait_s: float = Field(default=60.0, ge=0)
+    rate_limit_patience_s: float = Field(default=900.0, ge=0)  # how long 429s are waited out before deferring
 
 
 class Targets(BaseModel):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
 from editforge.config import ModelLimits, RetryPolicy
@@ -63,10 +63,16 @@ class _ModelGate:
         self.tokens = AsyncLimiter(limits.tpm / 60 * 5, 5) if limits.tpm else None
         self.slots = asyncio.Semaphore(limits.concurrency)
         self.concurrency = limits.concurrency
+        self.cooldown_until = 0.0  # after a 429 every call to the model waits, not just the one refused
+
+    def throttle(self, seconds: float) -> None:
+        self.cooldown_until = max(self.cooldown_until, time.monotonic() + seconds)
 
     async def enter(self, tokens: int) -> None:
         await self.slots.acquire()
         try:
+            while (wait := self.cooldown_until - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
             if self.requests:
                 await self.requests.acquire()
             if self.tokens:
@@ -146,10 +152,18 @@ class Dispatcher:
         gate = self._gates[self.refs[role].model]
         estimate = self.prices.cost(self.refs[role].model, TYPICAL_USAGE[role])
         self._reserve(estimate)
+        started, failures = time.monotonic(), [0]
+
+        def give_up(_: RetryCallState) -> bool:
+            # A 429 is the quota speaking, not this call failing: those retry until patience runs out;
+            # other transient errors get max_tries.
+            patience = time.monotonic() - started > self.retries.rate_limit_patience_s
+            return failures[0] >= self.retries.max_tries or patience
+
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(TransientModelError),
-                stop=stop_after_attempt(self.retries.max_tries),
+                stop=give_up,
                 wait=_AtLeastRetryAfter(self.retries),
                 reraise=True,
             ):
@@ -158,14 +172,19 @@ class Dispatcher:
                     try:
                         self.tries += 1
                         return await self._tracked(role, label, self._timed(loop, fn, *args))
-                    except TransientModelError:
+                    except TransientModelError as exc:
                         self.transient_errors += 1
+                        if exc.rate_limited:
+                            gate.throttle(exc.retry_after or self.retries.base_s)
+                        else:
+                            failures[0] += 1
                         raise
                     finally:
                         gate.leave()
         except TransientModelError as exc:
             raise CallDeferred(
-                f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries ({exc.reason})"
+                f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries or "
+                f"{self.retries.rate_limit_patience_s:.0f} s of rate limiting ({exc.reason})"
             ) from exc
         finally:
             self._reserved -= estimate

@@ -41,13 +41,14 @@ class TransientModelError(Exception):
     providers only classify, they never sleep or retry themselves.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.rate_limited = rate_limited  # a 429: the model's quota, shared by every call to it
 
     def __reduce__(self):
-        return (type(self), (self.reason, self.retry_after))
+        return (type(self), (self.reason, self.retry_after, self.rate_limited))
 
 
 class FatalModelError(Exception):

@@ -101,7 +101,9 @@ def classify(exc: BaseException, model: str, secret: str | None, timeout_s: floa
         if code == 429 and re.search(r"limit: 0\b|quotaValue\W+0\b", text):
             return FatalModelError(f"gemini {model}: no quota for this key ({reason})")
         if code in TRANSIENT_CODES or code >= 500:
-            return TransientModelError(f"gemini {model}: {reason}", retry_after=retry_after_s(exc))
+            return TransientModelError(
+                f"gemini {model}: {reason}", retry_after=retry_after_s(exc), rate_limited=code == 429
+            )
         if code in FATAL_CODES or "API_KEY_INVALID" in text or "API key not valid" in text:
             what = "unknown model" if code == 404 else f"check {' / '.join(KEY_VARIABLES)} and its access"
             return FatalModelError(f"gemini {model}: {reason} ({what})")

@@ -86,7 +86,7 @@ def classify_status(exc: Any, label: str, env_name: str, secret: str | None) -> 
     if status == 429 and code == "insufficient_quota":
         return FatalModelError(f"{label}: out of quota ({said}); check the account's billing")
     if status in (408, 409, 429) or status >= 500:
-        return TransientModelError(f"{label}: {said}", retry_after=retry_after(headers))
+        return TransientModelError(f"{label}: {said}", retry_after=retry_after(headers), rate_limited=status == 429)
     if status in (401, 403):
         return FatalModelError(
             f"{label}: not authorised ({said}); check the key in ${env_name} and its access to the model"
