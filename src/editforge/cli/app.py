@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from editforge import __version__
 from editforge.config import ConfigError, build_config
@@ -29,11 +30,13 @@ out_console = Console()
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Errors a user can fix become one clear line and exit code 2, not a traceback."""
+    from editforge.engine.runner import RunAborted
+
     try:
         yield
-    except (ConfigError, RunLockedError, ProviderError, PhotoError, KeyError) as exc:
+    except (ConfigError, RunLockedError, ProviderError, PhotoError, KeyError, RunAborted) as exc:
         message = exc.args[0] if exc.args else str(exc)
-        console.print(f"[red]error:[/] {message}")
+        console.print(f"[red]error:[/] {escape(str(message))}")
         raise typer.Exit(2) from None
 
 

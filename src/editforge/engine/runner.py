@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -88,6 +89,15 @@ class LocalRunner:
 
     def run(self) -> RunSummary:
         self.config.check_runnable()
+        try:
+            return self._run_in_dir()
+        except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only or vanished directory
+            raise RunAborted(
+                f"cannot write to {self.run_dir}: {exc}; every step finished before this is kept in the ledger"
+                " — free space or fix permissions, then run the same command again"
+            ) from exc
+
+    def _run_in_dir(self) -> RunSummary:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with RunLock(self.run_dir), Ledger(self.run_dir / "ledger.sqlite") as ledger:
             self._check_same_run(ledger)

@@ -80,12 +80,15 @@ def do_ingest(item: SourceItem, max_side: int) -> Photo | SourceFailure:
     ctx = context()
     try:
         data = item.read_bytes()
-        return ingest_photo(item.uri, data, ctx.images, analyze, max_side, item.attribution, item.license)
-    except PhotoError as exc:
-        return SourceFailure(uri=item.uri, reason=str(exc))
     except OSError as exc:
         why = str(exc) if str(exc).startswith(item.uri) else f"{item.uri}: cannot read ({exc.strerror or exc})"
         return SourceFailure(uri=item.uri, reason=why)
+    try:
+        return ingest_photo(item.uri, data, ctx.images, analyze, max_side, item.attribution, item.license)
+    except PhotoError as exc:
+        return SourceFailure(uri=item.uri, reason=str(exc))
+    except OSError:
+        raise  # writing the store failed (a full disk): the run's problem, not this photo's
     except Exception as exc:  # a photo that trips a library bug is that photo's failure
         return SourceFailure(uri=item.uri, reason=f"{item.uri}: {type(exc).__name__}: {exc}")
 
