@@ -147,3 +147,27 @@ def test_a_bad_key_stops_the_run_with_a_clear_reason(tmp_path: Path, photo_dir: 
         runner = _run(tmp_path / "run", photo_dir, "gemini")
     assert runner.summary.stopped and "no retry can fix" in runner.summary.stopped
     assert "AIzaWRONG" not in runner.summary.stopped
+
+
+def test_a_planted_key_is_nowhere_in_logs_exports_or_report(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    import subprocess
+    import sys
+
+    gemini.script("429", "500", "drop", None, "bad_json", role="judge")  # errors get logged: none may carry the key
+    out = tmp_path / "run"
+    env = {**__import__("os").environ, "GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": gemini.base_url}
+    args = ["run", "--images", str(photo_dir), "--out", str(out), "--provider", "gemini", "--per-photo", "1",
+            "--multi-turn", "1", "--workers", "1"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "editforge", *args], env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    for fmt in ("hf", "webdataset"):
+        subprocess.run([sys.executable, "-m", "editforge", "export", str(out), "--format", fmt], check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+    report = subprocess.run([sys.executable, "-m", "editforge", "report", str(out)], capture_output=True, timeout=300)
+    assert report.returncode == 0, report.stderr.decode()[-2000:]
+    assert (out / "hf").is_dir() and (out / "webdataset").is_dir() and (out / "report" / "index.html").is_file()
+    for stream in (done.stdout, done.stderr, report.stdout, report.stderr):
+        assert KEY.encode() not in stream
+    _assert_no_key_anywhere(out)
