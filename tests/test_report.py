@@ -290,3 +290,18 @@ def test_an_image_missing_from_the_store_is_named_not_broken(run: Path, tmp_path
     rows = load_js(result.report_dir / "pages" / "page-0001.js")
     images = [a["img"] for r in rows for t in r["turns"] for a in t["attempts"] if a["img"]]
     assert {"missing": Path(edit).name} in images
+
+
+def test_manifest_paths_cannot_escape_the_images_folder(tmp_path: Path) -> None:
+    from editforge.report.data import ImageResolver
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "ok.png").write_bytes(b"x")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"x")
+    (images / "link.png").symlink_to(secret)
+    resolve = ImageResolver(images, None)
+    assert resolve("ok.png") == {"path": str((images / "ok.png").resolve())}
+    for ref in ("../secret.png", str(secret), "link.png", "a/../../secret.png"):
+        assert "refused" in resolve(ref)["missing"], ref

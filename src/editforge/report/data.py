@@ -311,10 +311,13 @@ class ImageResolver:
         is_url = "://" in ref
         if self.images is not None:
             candidates = [ref] if not is_url else [ref.split("://", 1)[1].partition("/")[2], ref.rsplit("/", 1)[-1]]
+            root = self.images.resolve()
             for candidate in candidates:
-                path = self.images / candidate.split("?")[0]
+                path = (self.images / candidate.split("?")[0]).resolve()
+                if not path.is_relative_to(root):  # "../", absolute paths, symlinks out: untrusted rows
+                    return {"missing": f"{ref} (refused: outside {self.images})"}
                 if candidate and path.is_file():
-                    return {"path": str(path.resolve())}
+                    return {"path": str(path)}
         if is_url:
             return {"url": ref}
         if self.base_url:
