@@ -94,6 +94,7 @@ def _zoo(folder: Path, photo: np.ndarray) -> dict[str, str | None]:
     for name, (data, _) in cases.items():
         (folder / name).write_bytes(data)
     os.symlink("loop.jpg", folder / "loop.jpg")  # a symlink to itself
+    os.mkfifo(folder / "pipe.jpg")  # reading it would block forever: never listed
     expected = {name: reason for name, (_, reason) in cases.items()}
     expected["loop.jpg"] = "cannot read"
     return expected
@@ -116,6 +117,7 @@ def test_a_folder_of_bad_photos_does_not_stop_the_run(tmp_path: Path, small_phot
         else:
             assert name in failures, f"{name} should have been skipped"
             assert name in failures[name] and reason in failures[name], failures[name]
+    assert "pipe.jpg" not in used and "pipe.jpg" not in failures
     # duplicates are one photo under two names
     same = dict(db.execute("SELECT uri, photo_id FROM photo_uris"))
     ids = {Path(u).name: p for u, p in same.items()}

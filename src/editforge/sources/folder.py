@@ -16,6 +16,13 @@ def folder_items(root: Path) -> list[SourceItem]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if not name.startswith(".") and name.lower().endswith(PHOTO_SUFFIXES):
-                found.append(Path(dirpath) / name)
+            path = Path(dirpath) / name
+            # Regular files (and symlinks, whose failures are recorded); never a FIFO or device, whose
+            # read would block the worker forever.
+            if (
+                not name.startswith(".")
+                and name.lower().endswith(PHOTO_SUFFIXES)
+                and (path.is_symlink() or path.is_file())
+            ):
+                found.append(path)
     return [SourceItem(uri=str(p.resolve() if not p.is_symlink() else p.absolute()), path=p) for p in sorted(found)]
