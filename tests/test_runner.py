@@ -70,3 +70,17 @@ def test_killed_run_resumes_without_redoing_work(tmp_path: Path, photo_dir: Path
     assert len(dataset(out)) == len(set(dataset(out)))
     db = sqlite3.connect(out / "ledger.sqlite")
     assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
+
+
+def test_a_second_run_on_the_same_directory_is_refused(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    args = ("run", "--images", photo_dir, "--out", out, "--per-photo", 4, "--workers", 1, "--quiet")
+    first = subprocess.Popen(_cli(*args), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    _wait_for_attempts(out, first, at_least=1)
+    second = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and "another editforge run" in " ".join(second.stderr.split())
+    first.wait(timeout=300)
+    assert first.returncode == 0
+    db = sqlite3.connect(out / "ledger.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
