@@ -80,9 +80,10 @@ def read_photo(path: Path, max_side: int | None = None) -> np.ndarray:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB uint8 array (OpenCV: several times faster than PIL at equal size)."""
+    """PNG bytes of an RGB uint8 array (OpenCV: several times faster than PIL at equal size; level 1 is
+    ~30% faster than 3 for ~4% larger files, and encoding was a quarter of the offline pipeline's work)."""
     check_rgb(image)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise ValueError("PNG encoding failed")
     return buf.tobytes()

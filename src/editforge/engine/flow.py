@@ -14,7 +14,7 @@ from rich.console import Console
 from editforge.engine import work
 from editforge.engine.calls import Dispatcher
 from editforge.models.base import Role
-from editforge.records import Attempt, Instruction, Photo, Task, Verdict
+from editforge.records import Attempt, Instruction, Photo, Task, Usage, Verdict
 from editforge.store.ledger import Ledger
 
 Outcome = str  # "passed" | "failed" | "error" | "deferred"
@@ -53,12 +53,18 @@ class TaskFlow:
         done = {a.index: a for a in self.ledger.attempts(task.task_id)}
         verdicts = self.ledger.verdicts(task.task_id)
         reasons: list[str] = []
+        judged: dict[str, Verdict] = {}  # output image → its verdict, within this task
         for index in range(1, self.max_attempts + 1):
             attempt = done.get(index) or await self._call("editor", task, work.do_edit, task, long.text, index)
             if attempt.status != "ok":
                 reasons.append(f"attempt {index}: {attempt.error}")
                 continue
-            verdict = verdicts.get(attempt.attempt_id) or await self._judge(task, attempt)
+            verdict = (
+                verdicts.get(attempt.attempt_id)
+                or self._same_image(attempt, judged)
+                or await self._judge(task, attempt)
+            )
+            judged.setdefault(attempt.output_image or "", verdict)
             if verdict.passed:
                 self.ledger.set_task_status(task.task_id, "passed")
                 return "passed"
@@ -66,6 +72,19 @@ class TaskFlow:
             reasons.append(f"attempt {index}: {verdict.status}{score} {verdict.rationale[:160]}")
         self.ledger.set_task_status(task.task_id, "failed", "; ".join(reasons)[:2000])
         return "failed"
+
+    def _same_image(self, attempt: Attempt, judged: dict[str, Verdict]) -> Verdict | None:
+        """An editor can return the very image an earlier attempt returned; judging it again would pay
+        for the same answer twice. Its verdict is the earlier one's, recorded for this attempt."""
+        earlier = judged.get(attempt.output_image or "")
+        if earlier is None:
+            return None
+        update = {"attempt_id": attempt.attempt_id, "usage": Usage()}
+        verdict = earlier.model_copy(
+            update={**update, "rationale": f"same image as an earlier attempt; {earlier.rationale}"}
+        )
+        self.ledger.add_verdict(verdict)
+        return verdict
 
     async def _judge(self, task: Task, attempt: Attempt) -> Verdict:
         if self.prefilter:

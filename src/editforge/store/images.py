@@ -7,6 +7,7 @@ records and the exported files carry, so a run directory can be moved or uploade
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,17 @@ def pixel_hash(image: np.ndarray) -> str:
 
 
 class ImageStore:
-    def __init__(self, run_dir: Path) -> None:
+    """Content-addressed PNGs, with the last few decoded images kept in memory.
+
+    A task's photo is read by the writer, every edit and every judge call, and a judge reads the edit
+    that was just written: about a fifth of the offline pipeline's work was decoding the same PNGs
+    again. A path names its content, so a cached array can never be stale.
+    """
+
+    def __init__(self, run_dir: Path, cache_size: int = 8) -> None:
         self.run_dir = Path(run_dir)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
 
     def put(self, image: np.ndarray) -> str:
         key = pixel_hash(image)
@@ -32,10 +42,24 @@ class ImageStore:
         target = self.run_dir / rel
         if not target.exists():  # stored once: a retried or resumed call costs no second write
             write_atomic(target, encode_png(image))
+        self._remember(rel, image.copy())  # the caller keeps its array and may change it
         return rel
 
     def get(self, rel: str) -> np.ndarray:
-        return decode_png(self.path(rel).read_bytes())
+        cached = self._cache.get(rel)
+        if cached is not None:
+            self._cache.move_to_end(rel)
+            return cached.copy()  # callers may modify what they get
+        image = decode_png(self.path(rel).read_bytes())
+        self._remember(rel, image)
+        return image.copy()
+
+    def _remember(self, rel: str, image: np.ndarray) -> None:
+        if self._cache_size:
+            self._cache[rel] = image
+            self._cache.move_to_end(rel)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def path(self, rel: str) -> Path:
         resolved = (self.run_dir / rel).resolve()

@@ -149,13 +149,21 @@ class Ledger:
             )
             return self.db.total_changes - before
 
-    def tasks(self, status: TaskStatus | None = None) -> Iterator[Task]:
-        if status is None:
-            cursor = self.db.execute("SELECT json FROM tasks ORDER BY seq")
-        else:
-            cursor = self.db.execute("SELECT json FROM tasks WHERE status = ? ORDER BY seq", (status,))
-        for (js,) in cursor.fetchall():
-            yield Task.model_validate_json(js)
+    def tasks(self, status: TaskStatus | None = None, page: int = 1000) -> Iterator[Task]:
+        """Tasks in plan order, read a page at a time: memory stays flat however many are planned, and
+        the caller may write to the ledger (set statuses) while it iterates."""
+        where = "AND status = ?" if status else ""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                f"SELECT seq, json FROM tasks WHERE seq > ? {where} ORDER BY seq LIMIT ?",  # noqa: S608 - fixed text
+                (last, status, page) if status else (last, page),
+            ).fetchall()
+            for seq, js in rows:
+                last = seq
+                yield Task.model_validate_json(js)
+            if len(rows) < page:
+                return
 
     def task_status(self, task_id: str) -> tuple[TaskStatus, str | None]:
         row = self.db.execute("SELECT status, reason FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
@@ -165,6 +173,13 @@ class Ledger:
 
     def set_task_status(self, task_id: str, status: TaskStatus, reason: str | None = None) -> None:
         self.db.execute("UPDATE tasks SET status = ?, reason = ? WHERE task_id = ?", (status, reason, task_id))
+
+    def count_single_turn(self) -> tuple[int, int]:
+        """(all, still planned) single-turn tasks: those outside any session."""
+        total, planned = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(status = 'planned'), 0) FROM tasks WHERE session_id IS NULL"
+        ).fetchone()
+        return int(total), int(planned)
 
     def count_tasks(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
