@@ -84,3 +84,21 @@ def test_a_second_run_on_the_same_directory_is_refused(tmp_path: Path, photo_dir
     db = sqlite3.connect(out / "ledger.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    args = ("run", "--images", photo_dir, "--out", out, "--per-photo", 4, "--workers", 1)
+    proc = subprocess.Popen(_cli(*args), stderr=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    _wait_for_attempts(out, proc, at_least=2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the whole foreground group on Ctrl-C
+    _, err = proc.communicate(timeout=120)
+    text = " ".join(err.decode().split())
+    assert proc.returncode == 130, text[-2000:]
+    assert "stopped: interrupted" in text and "run the same command again to resume" in text
+    assert "Traceback" not in text
+    db = sqlite3.connect(out / "ledger.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    resumed = subprocess.run(_cli(*args, "--quiet"), capture_output=True, timeout=300)
+    assert resumed.returncode == 0
+    assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
