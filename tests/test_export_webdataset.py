@@ -21,7 +21,7 @@ from editforge.export.rows import example_views, session_views  # noqa: E402
 from editforge.export.webdataset import export_webdataset, shard_pattern  # noqa: E402
 from editforge.store.images import ImageStore  # noqa: E402
 from editforge.store.ledger import Ledger  # noqa: E402
-from test_export_hf import build_run  # noqa: E402 - the same real run (offline pipeline + sessions)
+from export_support import build_run  # noqa: E402 - the same real run (offline pipeline + sessions)
 
 
 @pytest.fixture(scope="module")
