@@ -89,6 +89,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path, photo_dir: Path) -
                 break
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            time.sleep(LATENCY + 0.3)  # let the server finish the requests it was serving when the run died
             kills += 1
             _visible_files_are_whole(out)
             # answers the server sent that the killed run never committed: the only ones it may buy again
