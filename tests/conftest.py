@@ -51,3 +51,30 @@ def photo_dir(tmp_path: Path, small_photos: dict[str, np.ndarray]) -> Path:
         suffix = ".jpg" if i % 2 else ".png"
         Image.fromarray(image).save(folder / f"{name}{suffix}", quality=92)
     return folder
+
+
+# -- a real run with sessions, shared by the export tests (built once per test module) ----------------
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, small_photos: dict[str, np.ndarray]) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    photos = root / "photos"
+    photos.mkdir()
+    for i, (name, image) in enumerate(small_photos.items()):
+        Image.fromarray(image).save(photos / f"{name}{'.jpg' if i % 2 else '.png'}", quality=92)
+    from export_support import build_run
+
+    return build_run(root, photos)
+
+
+@pytest.fixture(scope="module")
+def expected(run_dir: Path) -> dict[str, list]:
+    from editforge.export.rows import example_views, session_views
+    from editforge.store.ledger import Ledger
+
+    with Ledger(run_dir / "ledger.sqlite") as ledger:
+        views = list(example_views(ledger))
+        return {
+            "sft": [v for v in views if v.example.kind == "sft"],
+            "preference": [v for v in views if v.example.kind == "preference"],
+            "multi_turn": list(session_views(ledger)),
+        }

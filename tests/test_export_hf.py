@@ -20,7 +20,6 @@ from editforge.cli import app
 from editforge.export import export_all
 from editforge.export.common import ExportDependencyError, require
 from editforge.export.hf import SHARD_GLOB, export_hf
-from editforge.export.rows import example_views, session_views
 from editforge.store.images import ImageStore
 from editforge.store.ledger import Ledger
 
@@ -30,29 +29,6 @@ try:  # the export extra; build_run (shared with test_export_webdataset) needs n
 except ImportError:
     datasets = pq = None
 needs_extra = pytest.mark.skipif(datasets is None, reason="needs the export extra: pip install 'editforge[export]'")
-
-from export_support import build_run  # noqa: E402 - the shared real run
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, small_photos: dict[str, np.ndarray]) -> Path:
-    root = tmp_path_factory.mktemp("export")
-    photos = root / "photos"
-    photos.mkdir()
-    for i, (name, image) in enumerate(small_photos.items()):
-        Image.fromarray(image).save(photos / f"{name}{'.jpg' if i % 2 else '.png'}", quality=92)
-    return build_run(root, photos)
-
-
-@pytest.fixture(scope="module")
-def expected(run_dir: Path) -> dict[str, list]:
-    with Ledger(run_dir / "ledger.sqlite") as ledger:
-        views = list(example_views(ledger))
-        return {
-            "sft": [v for v in views if v.example.kind == "sft"],
-            "preference": [v for v in views if v.example.kind == "preference"],
-            "multi_turn": list(session_views(ledger)),
-        }
 
 
 def export(run_dir: Path, out: Path, **kwargs: object) -> dict[str, int]:

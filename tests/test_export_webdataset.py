@@ -17,32 +17,9 @@ wds = pytest.importorskip("webdataset")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from editforge.export.common import ExportRecord, safe_key  # noqa: E402
-from editforge.export.rows import example_views, session_views  # noqa: E402
 from editforge.export.webdataset import export_webdataset, shard_pattern  # noqa: E402
 from editforge.store.images import ImageStore  # noqa: E402
 from editforge.store.ledger import Ledger  # noqa: E402
-from export_support import build_run  # noqa: E402 - the same real run (offline pipeline + sessions)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, small_photos: dict[str, np.ndarray]) -> Path:
-    root = tmp_path_factory.mktemp("wds")
-    photos = root / "photos"
-    photos.mkdir()
-    for i, (name, image) in enumerate(small_photos.items()):
-        Image.fromarray(image).save(photos / f"{name}{'.jpg' if i % 2 else '.png'}", quality=92)
-    return build_run(root, photos)
-
-
-@pytest.fixture(scope="module")
-def expected(run_dir: Path) -> dict[str, list]:
-    with Ledger(run_dir / "ledger.sqlite") as ledger:
-        views = list(example_views(ledger))
-        return {
-            "sft": [v for v in views if v.example.kind == "sft"],
-            "preference": [v for v in views if v.example.kind == "preference"],
-            "multi_turn": list(session_views(ledger)),
-        }
 
 
 def export(run_dir: Path, out: Path, **kwargs: object) -> dict[str, int]:
