@@ -56,9 +56,16 @@ class FatalModelError(Exception):
     cleanly, keep what is done, say what to fix. The message must never contain the key itself."""
 
 
+class DeviceOutOfMemoryError(TransientModelError):
+    """A local model ran out of accelerator memory for this batch. The engine halves the batch and tries
+    again; at batch 1 it is an ordinary transient failure (retried, then deferred), never fatal."""
+
+
 # How a provider's calls should be run: "cpu" work goes to worker processes (classical image
-# processing, local models); "io" work waits on a server and runs concurrently under rate limits.
-Execution = Literal["cpu", "io"]
+# processing); "io" work waits on a server and runs concurrently under rate limits; "device" work is a
+# heavy local model (GPU, or CPU for tiny test models) that lives in long-lived spawned workers, one copy
+# per device, which gather concurrent calls into batches (see the local provider's `*_many` methods).
+Execution = Literal["cpu", "io", "device"]
 
 
 @dataclass
