@@ -53,6 +53,7 @@ class Usage(Record):
     output_tokens: int = 0
     images: int = 0  # images generated (editors are priced per image)
     cost_usd: float = 0.0  # filled by the engine from the price table, not by the provider
+    device_seconds: float = 0.0  # accelerator time a local model spent on this call (its share of a batch)
 
 
 class PhotoFacts(Record):

@@ -77,7 +77,7 @@ def run(
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count)."),
     max_side: int | None = typer.Option(None, "--max-side", help="Downscale photos to this longest side (1024)."),
     provider: str | None = typer.Option(
-        None, help="Play all four roles with this provider's default models: offline, gemini, openai."
+        None, help="Play all four roles with this provider's default models: offline, gemini, openai, local."
     ),
     budget: float | None = typer.Option(None, "--budget", help="Stop cleanly before spending more than this (USD)."),
     multi_turn: int | None = typer.Option(

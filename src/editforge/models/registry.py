@@ -11,6 +11,7 @@ PROVIDERS: dict[str, str] = {
     "offline": "editforge.models.offline.provider",
     "gemini": "editforge.models.gemini",
     "openai": "editforge.models.openai_compat",
+    "local": "editforge.models.local.provider",
 }
 
 
