@@ -68,7 +68,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, small_photos: dict[str, np
 
 @pytest.fixture(scope="module")
 def expected(run_dir: Path) -> dict[str, list]:
-    from editforge.export.rows import example_views, session_views
+    from editforge.dataset import example_views, session_views
     from editforge.store.ledger import Ledger
 
     with Ledger(run_dir / "ledger.sqlite") as ledger:

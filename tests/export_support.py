@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
-from editforge.export.rows import accepted_turn, example_views, session_views
+from editforge.dataset import accepted_turn, example_views, session_views
 from editforge.models.registry import build_role
+from editforge.pipeline import run
 from editforge.records import Session, Task, stable_id
 from editforge.stages.edit import edit_attempt
 from editforge.stages.judge import judge_attempt
@@ -79,7 +79,7 @@ def build_run(root: Path, photo_dir: Path) -> Path:
         "seed": 3,
         "workers": 1,
     }
-    LocalRunner(build_config({}, overrides, "test"), quiet=True).run()
+    run(build_config({}, overrides, "test"), quiet=True)
     with Ledger(run_dir / "ledger.sqlite") as ledger:
         firsts = list(ledger.tasks("passed"))[: len(SESSION_TURNS)]
         for first, turns in zip(firsts, SESSION_TURNS, strict=True):

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
 from editforge.images import decode_photo
+from editforge.pipeline import run
 
 
 def _save(image: Image.Image, fmt: str, **kw) -> bytes:
@@ -107,7 +107,7 @@ def test_a_folder_of_bad_photos_does_not_stop_the_run(tmp_path: Path, small_phot
     out = tmp_path / "run"
     config = build_config({"out": out, "images": folder, "per_photo": 1, "workers": 2,
                            "edit_types": ["color_tone", "film_grain_vintage"]}, {})  # fmt: skip
-    summary = LocalRunner(config, quiet=True).run()
+    summary = run(config, quiet=True)
     db = sqlite3.connect(out / "ledger.sqlite")
     failures = {Path(uri).name: reason for uri, reason in db.execute("SELECT uri, reason FROM source_failures")}
     used = {Path(uri).name for (uri,) in db.execute("SELECT uri FROM photo_uris")}

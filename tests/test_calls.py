@@ -20,7 +20,7 @@ REF = ModelRef(provider="gemini", model="paid-model")
 
 def dispatcher(limits: ModelLimits | None = None, tries: int = 4, timeout_s: float = 5.0, **kw) -> Dispatcher:
     return Dispatcher(
-        processes=ThreadPoolExecutor(2),
+        executors={"editor": ThreadPoolExecutor(2)},
         execution={"judge": "io", "editor": "cpu"},
         refs={"judge": REF, "editor": ModelRef(provider="offline", model="classical-editor")},
         limits={"paid-model": limits or ModelLimits()},

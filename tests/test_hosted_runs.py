@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
+from editforge.engine.runner import RunSummary
 from editforge.export.picobanana import SFT_KEYS
+from editforge.pipeline import run
 from editforge.testing.fake_gemini import FakeGemini
 from editforge.testing.fake_openai import FakeOpenAI
 
@@ -18,7 +19,7 @@ KEY = "AIzaTEST-editforge-planted-key-7f3a9c1e5b"
 FAST_RETRIES = {"max_tries": 8, "base_s": 0.01, "max_wait_s": 0.05}
 
 
-def _run(out: Path, photos: Path, provider: str, **settings) -> LocalRunner:
+def _run(out: Path, photos: Path, provider: str, **settings) -> RunSummary:
     config = build_config(
         {
             "out": out,
@@ -32,9 +33,7 @@ def _run(out: Path, photos: Path, provider: str, **settings) -> LocalRunner:
         },
         {},
     )
-    runner = LocalRunner(config, quiet=True)
-    runner.summary = runner.run()
-    return runner
+    return run(config, quiet=True)
 
 
 def _sft(out: Path) -> list[dict]:
@@ -69,14 +68,14 @@ def test_full_run_on_gemini_makes_a_priced_dataset_and_pays_nothing_twice(
 ) -> None:
     out = tmp_path / "run"
     runner = _run(out, photo_dir, "gemini")
-    assert runner.summary.counts.get("planned", 0) == 0 and runner.summary.stopped is None
+    assert runner.counts.get("planned", 0) == 0 and runner.stopped is None
     rows = _sft(out)
     assert rows and all(tuple(r) == SFT_KEYS and (out / r["output_image"]).is_file() for r in rows)
     meta = [json.loads(line) for line in (out / "sft.meta.jsonl").read_text().splitlines()]
     assert {m["editor"]["model"] for m in meta} == {"gemini-2.5-flash-image"}
     assert {m["judge"]["model"] for m in meta} == {"gemini-2.5-pro"}
     assert all(m["judge"]["prompt_version"] == "judge.v1" for m in meta)
-    assert runner.summary.spent_usd > 0
+    assert runner.spent_usd > 0
     db = sqlite3.connect(out / "ledger.sqlite")
     assert db.execute("SELECT COUNT(*) FROM calls WHERE cost_usd > 0 AND provider = 'gemini'").fetchone()[0] > 0
     assert gemini.paid_twice() == [] and gemini.errors == []
@@ -85,13 +84,13 @@ def test_full_run_on_gemini_makes_a_priced_dataset_and_pays_nothing_twice(
     sent = len(gemini.calls)
     again = _run(out, photo_dir, "gemini")  # a rerun of a finished run pays for nothing
     assert len(gemini.calls) == sent
-    assert _sft(out) == rows and again.summary.spent_usd == pytest.approx(runner.summary.spent_usd)
+    assert _sft(out) == rows and again.spent_usd == pytest.approx(runner.spent_usd)
 
 
 def test_full_run_on_openai_compatible_server(tmp_path: Path, photo_dir: Path, openai_server: FakeOpenAI) -> None:
     out = tmp_path / "run"
     runner = _run(out, photo_dir, "openai")
-    assert runner.summary.counts.get("planned", 0) == 0
+    assert runner.counts.get("planned", 0) == 0
     rows = _sft(out)
     assert rows and all(tuple(r) == SFT_KEYS for r in rows)
     meta = [json.loads(line) for line in (out / "sft.meta.jsonl").read_text().splitlines()]
@@ -109,7 +108,7 @@ def test_transient_errors_are_retried_and_nothing_is_lost(tmp_path: Path, photo_
             runner = _run(tmp_path / "run", photo_dir, "gemini")
         assert s.count(fault="429") + s.count(fault="503") + s.count(fault="drop") > 0
         assert s.paid_twice() == []
-    counts = runner.summary.counts
+    counts = runner.counts
     assert counts.get("planned", 0) == 0 and sum(counts.values()) == 8  # every task accounted for
 
 
@@ -133,11 +132,11 @@ def test_budget_stops_the_run_cleanly_and_a_larger_budget_resumes_it(
 ) -> None:
     out = tmp_path / "run"
     first = _run(out, photo_dir, "gemini", budget_usd=0.05)
-    assert first.summary.stopped and "budget" in first.summary.stopped
-    assert first.summary.spent_usd <= 0.05
-    assert first.summary.counts.get("planned", 0) > 0  # work left for later, none lost
+    assert first.stopped and "budget" in first.stopped
+    assert first.spent_usd <= 0.05
+    assert first.counts.get("planned", 0) > 0  # work left for later, none lost
     second = _run(out, photo_dir, "gemini", budget_usd=100)
-    assert second.summary.stopped is None and second.summary.counts.get("planned", 0) == 0
+    assert second.stopped is None and second.counts.get("planned", 0) == 0
     assert gemini.paid_twice() == []
 
 
@@ -145,8 +144,8 @@ def test_a_bad_key_stops_the_run_with_a_clear_reason(tmp_path: Path, photo_dir: 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GEMINI_API_KEY", "AIzaWRONG-key-000000000000")
         runner = _run(tmp_path / "run", photo_dir, "gemini")
-    assert runner.summary.stopped and "no retry can fix" in runner.summary.stopped
-    assert "AIzaWRONG" not in runner.summary.stopped
+    assert runner.stopped and "no retry can fix" in runner.stopped
+    assert "AIzaWRONG" not in runner.stopped
 
 
 def test_a_planted_key_is_nowhere_in_logs_exports_or_report(

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from editforge import pipeline
 from editforge.cli import app
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
 from editforge.records import ModelRef, Usage
 from editforge.report import build_report, plots
 from editforge.report.data import Stats, paper_category_rate, run_stats
@@ -46,7 +46,7 @@ def make_run(root: Path, photos: dict[str, np.ndarray]) -> Path:
         },
         {},
     )
-    LocalRunner(config, quiet=True).run()
+    pipeline.run(config, quiet=True)
     return root / "run"
 
 

@@ -8,16 +8,15 @@ from collections import Counter
 from pathlib import Path
 
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
+from editforge.engine.runner import RunSummary
+from editforge.pipeline import run
 from editforge.records import Photo, PhotoFacts, Task
 from editforge.stages.plan import next_turn_types, plan_sessions, plan_tasks
 
 
-def _run(out: Path, photos: Path, **settings) -> LocalRunner:
+def _run(out: Path, photos: Path, **settings) -> RunSummary:
     config = build_config({"out": out, "images": photos, "workers": 2, "seed": 4, **settings}, {})
-    runner = LocalRunner(config, quiet=True)
-    runner.summary = runner.run()
-    return runner
+    return run(config, quiet=True)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -28,7 +27,7 @@ def test_sessions_chain_turns_on_accepted_images_with_history(tmp_path: Path, ph
     out = tmp_path / "run"
     runner = _run(out, photo_dir, per_photo=2, targets={"multi_turn": 2})
     rows, meta = _jsonl(out / "multi-turn.jsonl"), _jsonl(out / "multi-turn.meta.jsonl")
-    assert len(rows) >= 2 and runner.summary.targets == [f"multi_turn: {len(rows)}/2 (met)"]
+    assert len(rows) >= 2 and runner.targets == [f"multi_turn: {len(rows)}/2 (met)"]
     for row, info in zip(rows, meta, strict=True):
         ids = [f["id"] for f in row["files"]]
         n = len(row["metadata_edit_turn_prompts"])
@@ -58,16 +57,16 @@ def test_failed_turn_policy_is_recorded(tmp_path: Path, photo_dir: Path) -> None
 def test_single_turn_targets_stop_the_run_early(tmp_path: Path, photo_dir: Path) -> None:
     out = tmp_path / "run"
     runner = _run(out, photo_dir, per_photo=4, workers=1, targets={"sft": 3})
-    (line,) = runner.summary.targets
+    (line,) = runner.targets
     made = int(line.split()[1].split("/")[0])
     assert line.endswith("(met)") and 3 <= made <= 3 + 2  # tasks already in flight (2 per worker) still finish
-    counts = runner.summary.counts
+    counts = runner.counts
     assert counts.get("planned", 0) > 0  # 16 tasks planned; the target needed only a few
 
 
 def test_targets_say_how_far_they_got_when_photos_run_out(tmp_path: Path, photo_dir: Path) -> None:
     runner = _run(tmp_path / "run", photo_dir, per_photo=1, targets={"sft": 50})
-    (line,) = runner.summary.targets
+    (line,) = runner.targets
     assert line.startswith("sft: ") and "/50 (NOT met" in line
 
 

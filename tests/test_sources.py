@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from editforge.config import build_config
-from editforge.engine.runner import LocalRunner
+from editforge.pipeline import run
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
 from editforge.sources.urls import download, url_items
@@ -109,7 +109,7 @@ def test_a_run_over_urls_records_each_failure_by_url(tmp_path: Path, web) -> Non
     out = tmp_path / "run"
     config = build_config({"out": out, "source": "urls", "urls": listing, "per_photo": 1, "workers": 1,
                            "edit_types": ["color_tone"]}, {})  # fmt: skip
-    summary = LocalRunner(config, quiet=True).run()
+    summary = run(config, quiet=True)
     assert summary.photos == 1 and summary.source_failures == 3
     db = sqlite3.connect(out / "ledger.sqlite")
     reasons = dict(db.execute("SELECT uri, reason FROM source_failures"))

@@ -58,10 +58,10 @@ def _split(values: str | None) -> list[str] | None:
 
 
 def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
-    from editforge.engine.runner import LocalRunner
+    from editforge.pipeline import run
 
     config = build_config(file_values, overrides, origin)
-    summary = LocalRunner(config, console=console, quiet=quiet).run()
+    summary = run(config, console=console, quiet=quiet)
     counts = summary.counts
     console.print(
         f"[bold]{config.out}[/]: {summary.photos} photos ({summary.source_failures} skipped), "

@@ -106,7 +106,7 @@ class _AtLeastRetryAfter:
 class Dispatcher:
     def __init__(
         self,
-        processes: Executor,
+        executors: dict[str, Executor],
         execution: dict[Role, Execution],
         refs: dict[Role, ModelRef],
         limits: dict[str, ModelLimits],
@@ -116,7 +116,7 @@ class Dispatcher:
         budget_usd: float | None = None,
         spent_usd: float = 0.0,
     ) -> None:
-        self.processes = processes
+        self.executors = executors  # role → where its non-I/O calls run (process pool, device workers, Ray)
         self.execution = execution
         self.refs = refs
         self.retries = retries
@@ -147,8 +147,8 @@ class Dispatcher:
     async def call(self, role: Role, label: str, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best."""
         loop = asyncio.get_running_loop()
-        if self.execution.get(role, "cpu") == "cpu":
-            return await self._tracked(role, label, loop.run_in_executor(self.processes, fn, *args))
+        if self.execution.get(role, "cpu") != "io":
+            return await self._tracked(role, label, loop.run_in_executor(self.executors[role], fn, *args))
         gate = self._gates[self.refs[role].model]
         estimate = self.prices.cost(self.refs[role].model, TYPICAL_USAGE[role])
         self._reserve(estimate)

@@ -1,9 +1,13 @@
-"""The local runner: photos → plan → tasks (engine.flow) → exports, resumable at every step.
+"""The local runner: photos → plan → tasks (engine.flow) → sessions, resumable at every step.
 
 CPU-bound work runs in a bounded process pool; I/O-bound model calls run concurrently in threads under
 per-model limits (engine.calls). This process orchestrates with asyncio and is the single writer of
 the ledger. A run stops cleanly — ledger consistent, summary printed — on Ctrl-C, on reaching its
 budget, and on an error no retry can fix (a bad key); running the same command again resumes it.
+
+Where the work runs is the one thing another engine changes: `_executors` yields an executor per role
+(and for ingest); the Ray engine overrides it and keeps everything else. The engine writes no files for
+users: `editforge.pipeline` hands the finished ledger to the exporters (through `run(finish=...)`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,8 +34,6 @@ from editforge.engine.flow import TaskFlow
 from editforge.engine.progress import RunProgress, category_table
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.targets import Goals
-from editforge.export import export_all
-from editforge.export.common import missing_dependencies
 from editforge.models.base import FatalModelError
 from editforge.models.prices import PriceTable
 from editforge.records import Photo, Session, SourceFailure, Task
@@ -89,17 +92,19 @@ class LocalRunner:
         self._deferred = 0
         self.goals = Goals(config.targets)
 
-    def run(self) -> RunSummary:
+    def run(self, finish: Callable[[Ledger], dict[str, int]] | None = None) -> RunSummary:
+        """Run to the end (or a clean stop). `finish`, if given, is called with the ledger while the run
+        still holds its lock (the pipeline writes the exports there); what it returns is `exported`."""
         self.config.check_runnable()
         try:
-            return self._run_in_dir()
+            return self._run_in_dir(finish)
         except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only or vanished directory
             raise RunAborted(
                 f"cannot write to {self.run_dir}: {exc}; every step finished before this is kept in the ledger"
                 " — free space or fix permissions, then run the same command again"
             ) from exc
 
-    def _run_in_dir(self) -> RunSummary:
+    def _run_in_dir(self, finish: Callable[[Ledger], dict[str, int]] | None) -> RunSummary:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # The pool is the parallelism: OpenCV's own threads on top oversubscribe the cores (the benchmark
         # measured 1.16 busy cores for one worker). Set here, before the workers fork, because changing
@@ -112,17 +117,10 @@ class LocalRunner:
             summary = RunSummary()
             progress = RunProgress(self.console, self.quiet)
             try:
-                with (
-                    ProcessPoolExecutor(
-                        max_workers=self.config.workers,
-                        initializer=work.init_worker,
-                        initargs=(self.run_dir, self.config.roles),
-                    ) as pool,
-                    progress,
-                ):
-                    dispatcher = self._dispatcher(pool, models, ledger.spent_usd())
+                with self._executors(models) as executors, progress:
+                    dispatcher = self._dispatcher(executors, models, ledger.spent_usd())
                     try:
-                        summary.deferred = asyncio.run(self._run(ledger, pool, dispatcher, models, progress))
+                        summary.deferred = asyncio.run(self._run(ledger, executors, dispatcher, models, progress))
                     finally:
                         dispatcher.close()
             except KeyboardInterrupt:
@@ -137,7 +135,7 @@ class LocalRunner:
             summary.spent_usd = ledger.spent_usd()
             summary.sessions = ledger.count_sessions()
             summary.targets = self.goals.report()
-            summary.exported = self._export(ledger)
+            summary.exported = finish(ledger) if finish is not None else {}
             if not self.quiet and progress.tally.by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
                 self.console.print(category_table(progress.tally.by_category, "this run, by category", costs))
@@ -148,21 +146,26 @@ class LocalRunner:
                 )
             return summary
 
-    def _export(self, ledger: Ledger) -> dict[str, int]:
-        """The configured formats; one whose optional packages are missing is skipped with a note."""
-        formats = [f for f in self.config.exports if not missing_dependencies(f)]
-        for skipped in sorted(set(self.config.exports) - set(formats)):
-            self.console.print(f"[yellow]skipped the {skipped} export:[/] pip install 'editforge\\[export]'")
-        results = export_all(ledger, self.run_dir, ["picobanana", *formats], self.config.align)
-        return results["picobanana"]
+    @contextmanager
+    def _executors(self, models: dict[str, Any]) -> Iterator[dict[str, Executor]]:
+        """Where each piece of work runs: "ingest", "prefilter" and every role → an executor.
 
-    def _dispatcher(self, pool: ProcessPoolExecutor, models: dict[str, Any], spent: float) -> Dispatcher:
+        Here: one bounded process pool for all CPU work. I/O-bound roles are not in it; the dispatcher
+        runs them in its own threads under their rate limits."""
+        with ProcessPoolExecutor(
+            max_workers=self.config.workers,
+            initializer=work.init_worker,
+            initargs=(self.run_dir, self.config.roles),
+        ) as pool:
+            yield {"ingest": pool, "prefilter": pool, **dict.fromkeys(models, pool)}
+
+    def _dispatcher(self, executors: dict[str, Executor], models: dict[str, Any], spent: float) -> Dispatcher:
         execution = {role: getattr(m, "execution", "cpu") for role, m in models.items()}
         refs = {role: m.ref for role, m in models.items()}
         prefilter = work.WorkerContext(self.run_dir, self.config.roles).model("prefilter")
         execution["prefilter"], refs["prefilter"] = "cpu", prefilter.ref
         return Dispatcher(
-            processes=pool,
+            executors=executors,
             execution=execution,
             refs=refs,
             limits=self.config.limits,  # type: ignore[arg-type]
@@ -189,14 +192,14 @@ class LocalRunner:
     async def _run(
         self,
         ledger: Ledger,
-        pool: ProcessPoolExecutor,
+        executors: dict[str, Executor],
         dispatcher: Dispatcher,
         models: dict[str, Any],
         progress: RunProgress,
     ) -> int:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         try:
-            photos = await self._ingest(ledger, pool, progress)
+            photos = await self._ingest(ledger, executors["ingest"], progress)
             allowed = self._allowed_types(models)
             # Types a writer can only write within a session (recolour the text *you added*) are not single turns.
             single = allowed - frozenset(getattr(models["writer"], "session_only_types", ()))
@@ -313,7 +316,7 @@ class LocalRunner:
             for line in dispatcher.stuck(self.config.stuck_after_s):
                 self.console.log(f"[yellow]still waiting:[/] {line}")
 
-    async def _ingest(self, ledger: Ledger, pool: ProcessPoolExecutor, progress: RunProgress) -> list[Photo]:
+    async def _ingest(self, ledger: Ledger, pool: Executor, progress: RunProgress) -> list[Photo]:
         loop = asyncio.get_running_loop()
         items = list_sources(self.config)
         new = [item for item in items if not ledger.is_known_source(item.uri)]

@@ -6,8 +6,8 @@ Every turn is an ordinary task through engine.flow, so it gets the same attempts
 
 from __future__ import annotations
 
+from editforge.dataset import session_turns
 from editforge.engine.flow import TaskFlow
-from editforge.export.rows import session_turns
 from editforge.records import Photo, Session
 from editforge.stages.plan import turn_task
 from editforge.store.ledger import Ledger

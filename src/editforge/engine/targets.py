@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from editforge.config import Targets
-from editforge.export.rows import session_turns
+from editforge.dataset import session_turns
 from editforge.stages.curate import curate
 from editforge.store.ledger import Ledger
 

@@ -1,6 +1,6 @@
 """What the `hf` and `webdataset` exports share: one record per row, its metadata and its image bytes.
 
-A record is built from the ledger's views (export.rows), streaming: the metadata is plain JSON-able
+A record is built from the ledger's views (editforge.dataset), streaming: the metadata is plain JSON-able
 values, the images are PNG bytes read from the run's store (or re-encoded once when `align` puts an
 edit back on its source's geometry). Both exports write the same fields; only the container differs.
 """
@@ -20,7 +20,7 @@ from typing import Literal, get_args
 
 from editforge import taxonomy
 from editforge.config import ConfigError
-from editforge.export.rows import ExampleView, SessionView, example_views, session_views
+from editforge.dataset import ExampleView, SessionView, example_views, session_views
 from editforge.images import decode_png, encode_png
 from editforge.records import ModelRef
 from editforge.stages.align import AlignMethod, align_to

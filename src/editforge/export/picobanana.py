@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from editforge import taxonomy
-from editforge.export.rows import SessionView, example_views, provenance, session_views
+from editforge.dataset import SessionView, example_views, provenance, session_views
 from editforge.store.files import open_atomic
 from editforge.store.ledger import Ledger
 
