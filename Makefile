@@ -2,6 +2,10 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The tests also cover the optional extras (local models, Ray). torch is pinned to the release whose CPU
+# build CI machines keep on disk; on your own machine set TORCH= to keep the torch you have.
+TORCH ?= torch==2.13.0
+TEST_EXTRAS := dev,local,ray
 
 .PHONY: demo test lint bench clean
 
@@ -14,9 +18,14 @@ $(BIN)/editforge: pyproject.toml
 demo: $(BIN)/editforge
 	$(BIN)/editforge demo --out demo-out
 
-test: $(BIN)/editforge
+$(VENV)/.test-extras: $(BIN)/editforge pyproject.toml
+	$(if $(TORCH),$(BIN)/pip install -q '$(TORCH)')
+	$(BIN)/pip install -q -e '.[$(TEST_EXTRAS)]'
+	@touch $@
+
+test: $(VENV)/.test-extras
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m 'not gpu'
 
 bench: $(BIN)/editforge
 	$(BIN)/python bench/offline_pipeline.py
