@@ -524,7 +524,7 @@ def replay_run(run_dir: Path, images: Path, scratch: Path) -> Replay:
 
     try:
         # Import the model modules first (untimed): in a run the parent imports them before the pool forks.
-        from editforge.models.offline import analysis  # noqa: F401 - imported lazily by do_ingest
+        from editforge.models.offline.core import analysis  # noqa: F401 - imported lazily by do_ingest
 
         throwaway = work.WorkerContext(scratch, roles)
         for role in ("writer", "rewriter", "editor", "judge"):

@@ -31,8 +31,8 @@ DONE = ("passed", "failed", "error")  # a task in any other state at the end of 
 
 def offline_types() -> list[str]:
     """The edit types the fake's offline models really do (writer and editor): the others only fail."""
-    from editforge.models.offline.editor import ClassicalEditor
-    from editforge.models.offline.writer import TemplateWriter
+    from editforge.models.offline.editor.editor import ClassicalEditor
+    from editforge.models.offline.writer.writer import TemplateWriter
 
     return sorted(set(ClassicalEditor.supported_types) & set(TemplateWriter.supported_types))
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 from skimage import data
 
-from editforge.models.offline import editor as editor_module
-from editforge.models.offline.editor import OPS, ClassicalEditor, draw_for
+from editforge.models.offline.editor import editor as editor_module
+from editforge.models.offline.editor.editor import OPS, ClassicalEditor, draw_for
 
 EDITOR = ClassicalEditor()
 

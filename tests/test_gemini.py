@@ -29,7 +29,7 @@ from editforge.models.base import (
     WriteRequest,
 )
 from editforge.models.gemini_wire import classify, redact, retry_after_s
-from editforge.models.offline.intent import parse_instruction
+from editforge.models.offline.core.intent import parse_instruction
 from editforge.models.registry import ProviderError, build_role
 from editforge.records import Scores
 from editforge.testing.fake_gemini import FakeGemini

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from editforge.models.offline.analysis import COLOR_NAMES, analyze, as_rgb, describe_regions
+from editforge.models.offline.core.analysis import COLOR_NAMES, analyze, as_rgb, describe_regions
 from editforge.records import PhotoFacts
 
 

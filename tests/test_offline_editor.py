@@ -13,9 +13,9 @@ import pytest
 
 from editforge import taxonomy
 from editforge.models.base import Editor, ModelCallError
-from editforge.models.offline import editor as editor_module
-from editforge.models.offline.editor import OPS, ClassicalEditor, draw_for
-from editforge.models.offline.intent import Intent
+from editforge.models.offline.core.intent import Intent
+from editforge.models.offline.editor import editor as editor_module
+from editforge.models.offline.editor.editor import OPS, ClassicalEditor, draw_for
 from offline_editor_support import EDITOR, edit, f32, photo, seed_with_flaw, warmth
 
 # ---------------------------------------------------------------- the contract

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from editforge.models.base import ModelCallError
-from editforge.models.offline.ops_person import detect_faces
+from editforge.models.offline.editor.ops_person import detect_faces
 from offline_editor_support import (
     EDITOR,
     coarse_corr,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from editforge import taxonomy
-from editforge.models.offline.intent import Intent, parse_instruction
+from editforge.models.offline.core.intent import Intent, parse_instruction
 
 CASES: list[tuple[str, str, dict[str, str]]] = [
     ("make it warmer", "color_tone", {"direction": "warm"}),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from editforge.models.offline import metrics as m
+from editforge.models.offline.judge import metrics as m
 
 
 @cache

@@ -11,10 +11,10 @@ import skimage.data
 
 from editforge import taxonomy
 from editforge.models.base import Rewriter, WriteRequest
-from editforge.models.offline.analysis import analyze, as_rgb
-from editforge.models.offline.intent import Intent, parse_instruction
-from editforge.models.offline.rewriter import EXAMPLES, MAX_WORDS, RuleRewriter
-from editforge.models.offline.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter
+from editforge.models.offline.core.analysis import analyze, as_rgb
+from editforge.models.offline.core.intent import Intent, parse_instruction
+from editforge.models.offline.writer.rewriter import EXAMPLES, MAX_WORDS, RuleRewriter
+from editforge.models.offline.writer.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter
 
 SINGLE = SUPPORTED - SESSION_ONLY_TYPES  # text_font_color's long instructions need a session
 

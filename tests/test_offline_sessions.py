@@ -17,13 +17,13 @@ import skimage.data
 
 from editforge import taxonomy
 from editforge.models.base import ModelCallError, TextReply, WriteRequest
-from editforge.models.offline.analysis import analyze
-from editforge.models.offline.editor import OPS, ClassicalEditor, draw_for
-from editforge.models.offline.intent import Intent, parse_instruction
-from editforge.models.offline.judge import MetricJudge
-from editforge.models.offline.ops_overlay import COLOURS
-from editforge.models.offline.rewriter import RuleRewriter
-from editforge.models.offline.writer import (
+from editforge.models.offline.core.analysis import analyze
+from editforge.models.offline.core.colours import COLOURS
+from editforge.models.offline.core.intent import Intent, parse_instruction
+from editforge.models.offline.editor.editor import OPS, ClassicalEditor, draw_for
+from editforge.models.offline.judge.judge import MetricJudge
+from editforge.models.offline.writer.rewriter import RuleRewriter
+from editforge.models.offline.writer.writer import (
     SESSION_ONLY_TYPES,
     SUPPORTED,
     TemplateWriter,

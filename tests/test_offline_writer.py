@@ -12,10 +12,10 @@ import skimage.data
 
 from editforge import taxonomy
 from editforge.models.base import ModelCallError, TextReply, Writer, WriteRequest
-from editforge.models.offline.analysis import analyze, as_rgb
-from editforge.models.offline.intent import Intent, parse_instruction
-from editforge.models.offline.rewriter import RuleRewriter
-from editforge.models.offline.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter, candidate_types
+from editforge.models.offline.core.analysis import analyze, as_rgb
+from editforge.models.offline.core.intent import Intent, parse_instruction
+from editforge.models.offline.writer.rewriter import RuleRewriter
+from editforge.models.offline.writer.writer import SESSION_ONLY_TYPES, SUPPORTED, TemplateWriter, candidate_types
 from editforge.records import PhotoFacts
 
 PHOTOS = ("astronaut", "coffee", "rocket", "page")

@@ -86,7 +86,7 @@ def judge(
 
 
 def _type_from_instruction(instruction: str) -> taxonomy.EditType:
-    from editforge.models.offline.intent import parse_instruction
+    from editforge.models.offline.core.intent import parse_instruction
 
     intent = parse_instruction(instruction)
     if intent is None:

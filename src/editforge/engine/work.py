@@ -75,7 +75,7 @@ def context() -> WorkerContext:
 
 
 def do_ingest(item: SourceItem, max_side: int) -> Photo | SourceFailure:
-    from editforge.models.offline.analysis import analyze  # cheap, keyless: always used to pick types
+    from editforge.models.offline.core.analysis import analyze  # cheap, keyless: always used to pick types
 
     ctx = context()
     try:

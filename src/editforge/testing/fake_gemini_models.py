@@ -100,7 +100,7 @@ def usage_metadata(request: Request, answer: Answer) -> dict[str, int]:
 
 
 def _write(request: Request) -> Answer:
-    from editforge.models.offline.writer import TemplateWriter
+    from editforge.models.offline.writer.writer import TemplateWriter
 
     found = re.search(r"^\s+(\S.*?)\s+\(category: [^)]*\)\s*$", request.prompt, re.M)
     if not found:
@@ -121,8 +121,8 @@ def _write(request: Request) -> Answer:
 
 
 def _rewrite(request: Request) -> Answer:
-    from editforge.models.offline.intent import parse_instruction
-    from editforge.models.offline.rewriter import RuleRewriter
+    from editforge.models.offline.core.intent import parse_instruction
+    from editforge.models.offline.writer.rewriter import RuleRewriter
 
     long = re.findall(r"Detailed: (.*?)\nShort:", request.prompt, re.S)[-1].strip()
     intent = parse_instruction(long)
@@ -131,7 +131,7 @@ def _rewrite(request: Request) -> Answer:
 
 
 def _edit(request: Request, miss_rate: float) -> Answer:
-    from editforge.models.offline.editor import ClassicalEditor
+    from editforge.models.offline.editor.editor import ClassicalEditor
 
     instruction = request.prompt.strip()
     try:
@@ -143,7 +143,7 @@ def _edit(request: Request, miss_rate: float) -> Answer:
 
 
 def _judge(request: Request) -> Answer:
-    from editforge.models.offline.judge import MetricJudge
+    from editforge.models.offline.judge.judge import MetricJudge
 
     found = re.search(r"^Instruction: (.*?)\nEdit type: (.*?)$", request.prompt, re.S | re.M)
     if not found:

@@ -22,11 +22,11 @@ from typing import Any
 from editforge import taxonomy
 from editforge.images import PhotoError, decode_photo, encode_png
 from editforge.models.base import ModelCallError, WriteRequest
-from editforge.models.offline.editor import ClassicalEditor
-from editforge.models.offline.intent import parse_instruction
-from editforge.models.offline.judge import MetricJudge
-from editforge.models.offline.rewriter import RuleRewriter
-from editforge.models.offline.writer import TemplateWriter
+from editforge.models.offline.core.intent import parse_instruction
+from editforge.models.offline.editor.editor import ClassicalEditor
+from editforge.models.offline.judge.judge import MetricJudge
+from editforge.models.offline.writer.rewriter import RuleRewriter
+from editforge.models.offline.writer.writer import TemplateWriter
 from editforge.records import CRITERIA
 
 IMAGE_TOKENS = 255  # what one photo costs in the usage the fake reports

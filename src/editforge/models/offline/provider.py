@@ -26,17 +26,17 @@ def build(role: Role, model: str | None, options: dict[str, Any]) -> Any:
     if model not in (None, MODELS[role]):
         raise ProviderError(f"offline {role} has one model, {MODELS[role]!r}; got {model!r}")
     if role == "writer":
-        from editforge.models.offline.writer import TemplateWriter
+        from editforge.models.offline.writer.writer import TemplateWriter
 
         return TemplateWriter(**options)
     if role == "rewriter":
-        from editforge.models.offline.rewriter import RuleRewriter
+        from editforge.models.offline.writer.rewriter import RuleRewriter
 
         return RuleRewriter(**options)
     if role == "editor":
-        from editforge.models.offline.editor import ClassicalEditor
+        from editforge.models.offline.editor.editor import ClassicalEditor
 
         return ClassicalEditor(**options)
-    from editforge.models.offline.judge import MetricJudge
+    from editforge.models.offline.judge.judge import MetricJudge
 
     return MetricJudge(**options)

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from editforge.models.offline import metrics as m
-from editforge.models.offline.checks import Outcome, Params, Spec, Views, cue, grade, ramp
+from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge.checks import (
+    Outcome,
+    Params,
+    Spec,
+    Views,
+    compliance_for,
+    fraction_between,
+    strength_of,
+)
 
 # --- zoom_in
 ZOOM_MATCH_MIN = 0.7  # NCC of the output against its best source window: below it, not a crop
@@ -136,11 +144,11 @@ def subject_point(v: Views) -> tuple[float, float]:
 
 def _region_fit(region: str, ox: float, oy: float, subject_fit: float | None) -> float:
     if region == "center":
-        return 1 - ramp(max(abs(ox), abs(oy)), *ZOOM_CENTRE_TOLERANCE)
+        return 1 - fraction_between(max(abs(ox), abs(oy)), *ZOOM_CENTRE_TOLERANCE)
     if region == "subject":
         return 1.0 if subject_fit is None else subject_fit
     along = {"left": -ox, "right": ox, "top": -oy, "bottom": oy}.get(region)
-    return 1.0 if along is None else ramp(along, ZOOM_OFFSET_NONE, ZOOM_OFFSET_FULL)
+    return 1.0 if along is None else fraction_between(along, ZOOM_OFFSET_NONE, ZOOM_OFFSET_FULL)
 
 
 def check_zoom_in(v: Views, params: Params | None) -> Outcome:
@@ -161,16 +169,16 @@ def check_zoom_in(v: Views, params: Params | None) -> Outcome:
     if region == "subject":
         sx, sy = subject_point(v)
         off = max(abs(sx * ws - cx) / match.w, abs(sy * hs - cy) / match.h)  # 0 = subject at crop centre
-        subject_fit = 1 - ramp(off, SUBJECT_CENTRED, SUBJECT_OFF)
+        subject_fit = 1 - fraction_between(off, SUBJECT_CENTRED, SUBJECT_OFF)
     fit = _region_fit(region, ox, oy, subject_fit) if region else 1.0
-    strength = cue(magnification - 1, FULL_MAGNIFICATION - 1)
+    strength = strength_of(magnification - 1, FULL_MAGNIFICATION - 1)
     where = f"crop centred at ({cx / ws:.2f}, {cy / hs:.2f}) of the frame"
     evidence = f"magnified {magnification:.2f}×, {where} (asked {region or 'a zoom'})"
     if fit < 1.0:
         evidence += f": not the {region} region"
     aspect = (match.h / match.w) / (v.out_full.shape[0] / v.out_full.shape[1])
     stretch = max(aspect, 1 / aspect)
-    if (bent := ramp(stretch, *MAX_STRETCH)) > 0:
+    if (bent := fraction_between(stretch, *MAX_STRETCH)) > 0:
         fit *= 1 - bent
         evidence += f"; the crop is stretched ×{stretch:.2f} (shapes distorted)"
     scale = v.src_full.shape[1] / ws
@@ -179,9 +187,9 @@ def check_zoom_in(v: Views, params: Params | None) -> Outcome:
     reference = m.resize(crop, v.out_full.shape[:2]) if crop.size else None
     measures = {"match": match.score, "magnification": magnification, "offset_x": ox, "offset_y": oy,
                 "region_fit": fit, "stretch": stretch}  # fmt: skip
-    preservation = ramp(match.score, 0.6, 0.9) * (1 - bent)
+    preservation = fraction_between(match.score, 0.6, 0.9) * (1 - bent)
     note = f"crop matches the source r={match.score:.2f}"
-    return Outcome(grade(strength) * fit, evidence, measures, preservation, note, reference=reference)
+    return Outcome(compliance_for(strength) * fit, evidence, measures, preservation, note, reference=reference)
 
 
 # ---------------------------------------------------------------- outpainting
@@ -213,23 +221,25 @@ def check_outpainting(v: Views, params: Params | None) -> Outcome:
     if match is None or match.score < OUTPAINT_MATCH_MIN:
         score = match.score if match else 0.0
         why = f"the source is not found unchanged inside the output (best match r={score:.2f})"
-        return Outcome(0.0, why, {"match": score}, ramp(score, 0.5, 0.9), "source not found inside the output")
+        return Outcome(
+            0.0, why, {"match": score}, fraction_between(score, 0.5, 0.9), "source not found inside the output"
+        )
     H, W = out_g.shape
     margins = {"l": match.x / match.w, "r": (W - match.x - match.w) / match.w, "t": match.y / match.h,
                "b": (H - match.y - match.h) / match.h}  # fmt: skip
     asked = SIDES.get(side or "", "")
     extended = "".join(s for s in "lrtb" if margins[s] > STRAY_MARGIN)
     if asked:
-        strength = min(cue(margins[s], FULL_MARGIN) for s in asked)
+        strength = min(strength_of(margins[s], FULL_MARGIN) for s in asked)
         stray = [SIDE_NAMES[s] for s in extended if s not in asked]
     else:
-        strength, stray = max((cue(mv, FULL_MARGIN) for mv in margins.values()), default=0.0), []
+        strength, stray = max((strength_of(mv, FULL_MARGIN) for mv in margins.values()), default=0.0), []
     new = np.ones_like(out_g, bool)
     new[match.y : match.y + match.h, match.x : match.x + match.w] = False
     fill_std = float(out_g[new].std()) if new.any() else 0.0
     got = ", ".join(f"{SIDE_NAMES[s]} +{margins[s]:.0%}" for s in extended) or "nowhere"
     evidence = f"canvas extended {got} (asked {side or 'any side'})"
-    compliance = grade(strength)
+    compliance = compliance_for(strength)
     if stray:
         compliance = min(compliance, 0.5)
         evidence += f"; also extended {', '.join(stray)}"
@@ -239,13 +249,13 @@ def check_outpainting(v: Views, params: Params | None) -> Outcome:
     region = out_g[match.y : match.y + match.h, match.x : match.x + match.w]
     kept = m.ssim(m.resize(src_g, region.shape), region)
     seam = max((_boundary_seam(out_g, match, s) for s in extended), default=1.0)
-    if (cut := ramp(seam, SEAM_OK, SEAM_BAD)) > 0:
+    if (cut := fraction_between(seam, SEAM_OK, SEAM_BAD)) > 0:
         compliance *= 1 - 0.8 * cut  # a fill that does not continue the photo is not an extension of it
         evidence += f"; the new area does not continue the photo (step ×{seam:.1f} at the old edge)"
     measures = {"match": match.score, "fill_std": fill_std, "inside_ssim": kept, "boundary_seam": seam,
                 **{f"margin_{SIDE_NAMES[s]}": mv for s, mv in margins.items()}}  # fmt: skip
     note = f"source kept inside SSIM {kept:.2f}"
-    return Outcome(compliance, evidence, measures, ramp(kept, 0.5, 0.9), note, boundary_seam=seam)
+    return Outcome(compliance, evidence, measures, fraction_between(kept, 0.5, 0.9), note, boundary_seam=seam)
 
 
 # ---------------------------------------------------------------- add_text
@@ -332,11 +342,11 @@ def _glyphs(masks: list[np.ndarray], out_box: np.ndarray) -> int:
 
 def _position_fit(position: str | None, cy: float) -> float:
     if position == "top":
-        return ramp(TEXT_POSITION_NONE - cy, 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
+        return fraction_between(TEXT_POSITION_NONE - cy, 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
     if position == "bottom":
-        return ramp(cy - (1 - TEXT_POSITION_NONE), 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
+        return fraction_between(cy - (1 - TEXT_POSITION_NONE), 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
     if position == "center":
-        return 1 - ramp(abs(cy - 0.5), 0.12, 0.25)
+        return 1 - fraction_between(abs(cy - 0.5), 0.12, 0.25)
     return 1.0
 
 
@@ -355,7 +365,7 @@ def check_add_text(v: Views, params: Params | None) -> Outcome:
             0.0,
             f"{share:.2%} of pixels changed: {why}",
             {"ink_share": share},
-            ramp(untouched, 0.6, 0.97),
+            fraction_between(untouched, 0.6, 0.97),
             note,
         )
     H, W = ink.shape
@@ -372,7 +382,9 @@ def check_add_text(v: Views, params: Params | None) -> Outcome:
     glyphs = _glyphs([mk[y0:y1, x0:x1] for mk in ink_masks], out_g[y0:y1, x0:x1])
     edges = float(cv2.Canny(np.clip(out_g[y0:y1, x0:x1], 0, 255).astype(np.uint8), 80, 160).mean() / 255)
     contrast = float(np.median(diff[region & ink]))
-    strength = min(cue(glyphs, FULL_GLYPHS), cue(edges, FULL_TEXT_EDGES), cue(contrast, FULL_TEXT_CONTRAST))
+    strength = min(
+        strength_of(glyphs, FULL_GLYPHS), strength_of(edges, FULL_TEXT_EDGES), strength_of(contrast, FULL_TEXT_CONTRAST)
+    )
     cy = (y0 + y1) / 2 / H
     position = params.get("position")
     fit = _position_fit(position, cy)
@@ -380,11 +392,11 @@ def check_add_text(v: Views, params: Params | None) -> Outcome:
         f"text-like change over {share:.1%} of the frame ({glyphs} glyphs, edge density {edges:.2f}, "
         f"ink contrast {contrast:.0f}) centred at {cy:.0%} height (asked {position or 'anywhere'})"
     )
-    compliance = grade(strength) * fit * ramp(localised, 0.6, 0.85)
+    compliance = compliance_for(strength) * fit * fraction_between(localised, 0.6, 0.85)
     letters = sum(ch.isalnum() for ch in params.get("text", ""))
     shown = glyphs / letters if letters else 1.0
     if x0 <= 1 or x1 >= W - 1 or shown < LETTERS_SHOWN[1]:
-        compliance *= ramp(shown, *LETTERS_SHOWN) if shown < LETTERS_SHOWN[1] else 0.0
+        compliance *= fraction_between(shown, *LETTERS_SHOWN) if shown < LETTERS_SHOWN[1] else 0.0
         compliance = min(compliance, WRONG_COLOUR_CAP)
         evidence += f"; the text runs off the frame or is cut ({glyphs} glyphs for {letters} letters)"
     colour_name = params.get("color")
@@ -399,7 +411,9 @@ def check_add_text(v: Views, params: Params | None) -> Outcome:
     measures = {"ink_share": share, "glyphs": glyphs, "edge_density": edges, "ink_contrast": contrast,
                 "center_y": cy, "position_fit": fit, "localised": localised, "rest_untouched": rest,
                 "colour_ok": "unknown" if colour_ok is None else str(colour_ok)}  # fmt: skip
-    return Outcome(compliance, evidence, measures, ramp(rest, 0.9, 0.99), f"{rest:.1%} of the rest untouched")
+    return Outcome(
+        compliance, evidence, measures, fraction_between(rest, 0.9, 0.99), f"{rest:.1%} of the rest untouched"
+    )
 
 
 SPECS: dict[str, Spec] = {

@@ -13,22 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from editforge.models.base import ModelCallError
-from editforge.models.offline.ops_common import WEAK, Details, Draw, clip01, luminance, mix
-
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "white": (255, 255, 255),
-    "black": (15, 15, 15),
-    "red": (220, 30, 35),
-    "yellow": (255, 220, 30),
-    "blue": (35, 90, 220),
-    "green": (40, 170, 60),
-    "orange": (255, 140, 20),
-    "pink": (255, 110, 180),
-    "purple": (140, 60, 200),
-    "gold": (235, 185, 50),
-    "silver": (200, 200, 210),
-}
-
+from editforge.models.offline.core.colours import COLOURS, outline_for
+from editforge.models.offline.editor.ops_common import WEAK, Details, Draw, clip01, luminance, mix
 
 # Pillow's built-in font is the same everywhere (reproducible bytes), but Latin-only and lacks
 # accents; words it cannot set go to DejaVu Sans Bold where installed, else are ASCII-folded.
@@ -91,11 +77,6 @@ def _fit_size(text: str, name: str, width: int, height: int, width_share: float,
         tw, th = max(1, x1 - x0), max(1, y1 - y0)
         size = max(6, int(size * min(width * width_share / tw, height * height_share / th)))
     return size
-
-
-def outline_for(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-    light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 110
-    return (10, 10, 10) if light else (250, 250, 250)
 
 
 def add_text(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np.ndarray, Details]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline.ops_common import WEAK, Details, Draw, blur, clip01, luminance
-from editforge.models.offline.ops_person import detect_faces
+from editforge.models.offline.editor.ops_common import WEAK, Details, Draw, blur, clip01, luminance
+from editforge.models.offline.editor.ops_person import detect_faces
 
 # Where each named region's crop is centred, as (x, y) fractions of the frame.
 _REGION_CENTRES = {

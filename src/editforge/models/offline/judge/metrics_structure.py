@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from editforge.models.offline.metrics import EPS, fit, gray, resize
+from editforge.models.offline.judge.metrics import EPS, fit, gray, resize
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

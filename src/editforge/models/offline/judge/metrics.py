@@ -293,7 +293,7 @@ def half_applied(src: np.ndarray, out: np.ndarray, angles: int = 24) -> float:
 
 
 # Structure, texture and colour-shift measurements live beside this module; callers reach them here.
-from editforge.models.offline.metrics_structure import (  # noqa: E402, F401 - re-exported
+from editforge.models.offline.judge.metrics_structure import (  # noqa: E402, F401 - re-exported
     AddedTexture,
     added_texture,
     chroma_map,

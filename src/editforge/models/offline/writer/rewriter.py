@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from editforge.models.base import TextReply
-from editforge.models.offline.intent import Intent, parse_instruction
+from editforge.models.offline.core.intent import Intent, parse_instruction
 from editforge.records import ModelRef
 from editforge.taxonomy import EditType
 

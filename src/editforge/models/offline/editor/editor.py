@@ -22,18 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from editforge.models.base import EditReply, ModelCallError
-from editforge.models.offline.intent import parse_instruction
-from editforge.models.offline.ops_cartoon import photo_to_cartoon
-from editforge.models.offline.ops_color import color_tone, global_lighting
-from editforge.models.offline.ops_common import PATCHY, WEAK, Details, Draw, patchy
-from editforge.models.offline.ops_film import film_grain_vintage, modern_historical
-from editforge.models.offline.ops_geometry import outpainting, zoom_in
-from editforge.models.offline.ops_overlay import add_text
-from editforge.models.offline.ops_person import person_lineart, person_sticker
-from editforge.models.offline.ops_season import seasonal
-from editforge.models.offline.ops_style import style_transfer
-from editforge.models.offline.ops_text import HALF_LETTERS, recolor_text
-from editforge.models.offline.ops_weather import weather
+from editforge.models.offline.core.intent import parse_instruction
+from editforge.models.offline.editor.ops_cartoon import photo_to_cartoon
+from editforge.models.offline.editor.ops_color import color_tone, global_lighting
+from editforge.models.offline.editor.ops_common import PATCHY, WEAK, Details, Draw, patchy
+from editforge.models.offline.editor.ops_film import film_grain_vintage, modern_historical
+from editforge.models.offline.editor.ops_geometry import outpainting, zoom_in
+from editforge.models.offline.editor.ops_overlay import add_text
+from editforge.models.offline.editor.ops_person import person_lineart, person_sticker
+from editforge.models.offline.editor.ops_season import seasonal
+from editforge.models.offline.editor.ops_style import style_transfer
+from editforge.models.offline.editor.ops_text import HALF_LETTERS, recolor_text
+from editforge.models.offline.editor.ops_weather import weather
 from editforge.records import ModelRef
 
 Op = Callable[[np.ndarray, dict[str, str], Draw], tuple[np.ndarray, Details]]

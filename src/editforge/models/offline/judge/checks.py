@@ -2,7 +2,7 @@
 
 Each check reads the asked parameters (from `intent.parse_instruction`) and measures whether that
 change happened, in that direction, strongly enough. A check reduces its evidence to a *strength*:
-1.0 means "clearly visible", 0 nothing, negative the opposite way. `grade` turns strength into
+1.0 means "clearly visible", 0 nothing, negative the opposite way. `compliance_for` turns strength into
 compliance steeply, because a 0.1–0.3× edit is a miss, not a partial success: with the other three
 criteria perfect (0.60 of the weight) compliance must stay below 0.25 for an edit to fail at 0.7, so
 strength below ~0.8 fails.
@@ -24,7 +24,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from editforge.models.offline import metrics as m
+from editforge.models.offline.judge import metrics as m
 
 Params = dict[str, str]
 Measures = dict[str, float | str]  # raw numbers; the judge rounds them for the JSON
@@ -61,24 +61,24 @@ KEEP_TONE, LOSE_TONE = 0.85, 0.4
 KEEP_PRECIP, LOSE_PRECIP = 0.6, 0.15  # rain streaks and flakes over a smooth sky weigh heavily in SSIM
 
 
-def ramp(x: float, lo: float, hi: float) -> float:
+def fraction_between(x: float, lo: float, hi: float) -> float:
     if hi == lo:
         return float(x >= hi)
     return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
 
 
-def cue(value: float, full: float) -> float:
+def strength_of(value: float, full: float) -> float:
     return float(value / full)
 
 
-def capped(value: float) -> float:
+def capped_strength(value: float) -> float:
     return float(np.clip(value, -CUE_CAP, CUE_CAP))
 
 
-def grade(strength: float, overdone: tuple[float, float] | None = None) -> float:
+def compliance_for(strength: float, overdone: tuple[float, float] | None = None) -> float:
     """Compliance from strength: none below PARTIAL_FROM, full at 1, none again once overdone."""
-    full = ramp(strength, PARTIAL_FROM, 1.0)
-    return full * (1.0 - ramp(strength, *overdone)) if overdone else full
+    full = fraction_between(strength, PARTIAL_FROM, 1.0)
+    return full * (1.0 - fraction_between(strength, *overdone)) if overdone else full
 
 
 @dataclass
@@ -196,16 +196,18 @@ def not_understood(asked: str) -> Outcome:
     return Outcome(0.0, f"instruction not understood (could not tell {asked} was asked)")
 
 
-def finish(
+def outcome_for(
     strength: float, evidence: str, overdone: tuple[float, float] | None = OVERDONE, **measures: float
 ) -> Outcome:
     measures["strength"] = strength
     if overdone and strength >= overdone[0]:
         evidence += f"; overdone ({strength:.1f}× a clear edit)"
-    return Outcome(grade(strength, overdone), evidence, dict(measures))
+    return Outcome(compliance_for(strength, overdone), evidence, dict(measures))
 
 
-def gate(v: Views, out: Outcome, keep: float, lose: float, layout: bool = False, strict: bool = False) -> Outcome:
+def with_preservation(
+    v: Views, out: Outcome, keep: float, lose: float, layout: bool = False, strict: bool = False
+) -> Outcome:
     """Preservation from structure; an edit that destroyed the picture complies with nothing.
 
     Compliance is cut once structure falls below halfway between `lose` and `keep` (`strict`: below
@@ -215,16 +217,16 @@ def gate(v: Views, out: Outcome, keep: float, lose: float, layout: bool = False,
     value = v.layout if layout else v.structure
     label = "layout SSIM" if layout else "structure SSIM"
     out.measures = {**v.shifts, label.replace(" ", "_").lower(): value, **out.measures}
-    out.preservation = ramp(value, lose, keep)
+    out.preservation = fraction_between(value, lose, keep)
     out.preservation_note = f"{label} {value:.2f}"
-    cut = ramp(value, lose, keep if strict else (lose + keep) / 2)
+    cut = fraction_between(value, lose, keep if strict else (lose + keep) / 2)
     if cut < 1.0 and out.compliance > 0:
         out.compliance *= cut
         out.evidence += f", but the picture's structure is lost ({label} {value:.2f})"
     return out
 
 
-def moved(value: float, what: str, unit: str = "") -> str:
+def describe_change(value: float, what: str, unit: str = "") -> str:
     if abs(value) < 0.05:
         return f"{what} did not change"
     return f"{what} {'rose' if value > 0 else 'fell'} by {value:+.1f}{unit}"
@@ -236,31 +238,31 @@ def check_color_tone(v: Views, params: Params | None) -> Outcome:
         return not_understood("warm or cool")
     d = v.shifts
     sign = 1.0 if direction == "warm" else -1.0
-    strength = cue(sign * d["tint"], FULL_TINT)
-    evidence = f"{moved(d['tint'], 'warmth R−B', ' pts')} (asked {direction})"
+    strength = strength_of(sign * d["tint"], FULL_TINT)
+    evidence = f"{describe_change(d['tint'], 'warmth R−B', ' pts')} (asked {direction})"
     if strength > 0 and d["chroma"] < MIN_TINT_CHROMA - 1 and sign * d["tint_neutral"] < 0.3 * sign * d["tint"]:
         strength = 0.0
         evidence += ", but by draining colour: the greys did not take the tint"
-    return gate(v, finish(strength, evidence), KEEP_TONE, LOSE_TONE)
+    return with_preservation(v, outcome_for(strength, evidence), KEEP_TONE, LOSE_TONE)
 
 
 def check_global_lighting(v: Views, params: Params | None) -> Outcome:
     mood = (params or {}).get("mood")
     d = v.shifts
     strengths = {
-        "brighter": cue(d["light"], FULL_LIGHT),
-        "darker": cue(-d["light"], FULL_LIGHT),
-        "golden_hour": cue(d["tint"], FULL_GOLDEN),
-        "blue_hour": cue(-d["tint"], FULL_GOLDEN),
-        "fluorescent": max(cue(d["green"], FULL_GREEN_CAST), cue(-d["tint"], FULL_GOLDEN)),
+        "brighter": strength_of(d["light"], FULL_LIGHT),
+        "darker": strength_of(-d["light"], FULL_LIGHT),
+        "golden_hour": strength_of(d["tint"], FULL_GOLDEN),
+        "blue_hour": strength_of(-d["tint"], FULL_GOLDEN),
+        "fluorescent": max(strength_of(d["green"], FULL_GREEN_CAST), strength_of(-d["tint"], FULL_GOLDEN)),
     }
     if mood not in strengths:
         return not_understood("which lighting")
-    evidence = f"{moved(d['light'], 'brightness')}, {moved(d['tint'], 'warmth R−B', ' pts')}"
+    evidence = f"{describe_change(d['light'], 'brightness')}, {describe_change(d['tint'], 'warmth R−B', ' pts')}"
     if mood == "fluorescent":
-        evidence += f", {moved(d['green'], 'green cast', ' pts')}"
-    out = finish(strengths[mood], f"{evidence} (asked {mood.replace('_', ' ')})")
-    return gate(v, out, KEEP_TONE, LOSE_TONE)
+        evidence += f", {describe_change(d['green'], 'green cast', ' pts')}"
+    out = outcome_for(strengths[mood], f"{evidence} (asked {mood.replace('_', ' ')})")
+    return with_preservation(v, out, KEEP_TONE, LOSE_TONE)
 
 
 def _precipitation(v: Views, condition: str) -> tuple[float, str, dict[str, float]]:
@@ -269,12 +271,14 @@ def _precipitation(v: Views, condition: str) -> tuple[float, str, dict[str, floa
     measures = {"added_energy": added.energy, "coherence": added.coherence, "added_tie": added.source_tie,
                 "bright_specks": jumps}  # fmt: skip
     if condition == "rain":
-        strength = float(np.sqrt(max(cue(added.energy, FULL_STREAK_ENERGY) * cue(jumps, FULL_STREAKS), 0.0)))
-        strength *= ramp(added.coherence, 0.15, MIN_STREAK_COHERENCE)
+        strength = float(
+            np.sqrt(max(strength_of(added.energy, FULL_STREAK_ENERGY) * strength_of(jumps, FULL_STREAKS), 0.0))
+        )
+        strength *= fraction_between(added.coherence, 0.15, MIN_STREAK_COHERENCE)
         evidence = (f"streaks cover {jumps:.1%} of the frame, added detail {added.energy:.1f} levels, "
                     f"direction coherence {added.coherence:.2f}")  # fmt: skip
         return strength, evidence, measures
-    strength = float(np.sqrt(max(cue(added.energy, FULL_FLAKE_ENERGY) * cue(jumps, FULL_FLAKES), 0.0)))
+    strength = float(np.sqrt(max(strength_of(added.energy, FULL_FLAKE_ENERGY) * strength_of(jumps, FULL_FLAKES), 0.0)))
     evidence = f"new bright flakes cover {jumps:.1%} of the frame, added detail {added.energy:.1f} levels"
     if strength > 0 and added.source_tie > MAX_WEATHER_TIE:
         strength = 0.0
@@ -292,38 +296,42 @@ def check_weather(v: Views, params: Params | None) -> Outcome:
         strength, evidence, measures = _precipitation(v, condition)
     elif condition == "fog":
         lift = measures["dark_channel_rise"] = m.dark_channel(v.out) - m.dark_channel(v.src)
-        strength = min(cue(-d["contrast"], FULL_HAZE_CONTRAST), cue(lift, FULL_HAZE_LIFT))
-        evidence = f"contrast {d['contrast']:+.0%}, {moved(lift, 'dark channel')}"
+        strength = min(strength_of(-d["contrast"], FULL_HAZE_CONTRAST), strength_of(lift, FULL_HAZE_LIFT))
+        evidence = f"contrast {d['contrast']:+.0%}, {describe_change(lift, 'dark channel')}"
     else:
         parts = (
-            cue(d["light"], FULL_SUN_LIGHT),
-            cue(d["chroma"], FULL_SUN_COLOUR),
-            cue(d["tint"], FULL_SUN_WARM),
+            strength_of(d["light"], FULL_SUN_LIGHT),
+            strength_of(d["chroma"], FULL_SUN_COLOUR),
+            strength_of(d["tint"], FULL_SUN_WARM),
         )
-        strength = sum(capped(p) for p in parts) / 2  # any two clear cues of brighter / more colourful / warmer
+        # any two clear cues of brighter / more colourful / warmer
+        strength = sum(capped_strength(p) for p in parts) / 2
         strength = max(strength, max(parts) / 2) if strength >= 1 else strength  # keep overdone visible
-        evidence = f"{moved(d['light'], 'brightness')}, colour {d['chroma']:+.0%}, {moved(d['tint'], 'warmth')}"
+        light, warmth = describe_change(d["light"], "brightness"), describe_change(d["tint"], "warmth")
+        evidence = f"{light}, colour {d['chroma']:+.0%}, {warmth}"
     haze = condition in ("fog", "sunny")
-    out = finish(strength, f"{evidence} (asked {condition})", OVERDONE_HAZE if haze else OVERDONE, **measures)
-    return gate(v, out, KEEP_TONE, LOSE_TONE) if haze else gate(v, out, KEEP_PRECIP, LOSE_PRECIP)
+    out = outcome_for(strength, f"{evidence} (asked {condition})", OVERDONE_HAZE if haze else OVERDONE, **measures)
+    return (
+        with_preservation(v, out, KEEP_TONE, LOSE_TONE) if haze else with_preservation(v, out, KEEP_PRECIP, LOSE_PRECIP)
+    )
 
 
 def _season_strength(v: Views, season: str) -> float:
     d = v.shifts
     if season == "winter":
-        return min(cue(-d["lab_chroma"], FULL_WINTER_DESAT), cue(d["lab_L"], FULL_WINTER_LIGHT))
+        return min(strength_of(-d["lab_chroma"], FULL_WINTER_DESAT), strength_of(d["lab_L"], FULL_WINTER_LIGHT))
     if season == "autumn":
-        strength = cue(d["tint"], FULL_AUTUMN_WARM)
+        strength = strength_of(d["tint"], FULL_AUTUMN_WARM)
         foliage = m.hue_fraction(v.src, 70, 170)
         if foliage >= FOLIAGE_PRESENT and m.hue_fraction(v.out, 70, 170) / foliage > MAX_FOLIAGE_LEFT:
             strength = min(strength, 0.5)  # the leaves stayed green
         return strength
     if season == "spring":
-        strength = cue(d["lab_L"], FULL_SPRING_LIGHT)
+        strength = strength_of(d["lab_L"], FULL_SPRING_LIGHT)
         if d["lab_chroma"] < -MAX_SPRING_DRAIN or d["tint"] > MAX_SPRING_WARM:
             strength = min(strength, 0.5)  # drained like winter, or cast like autumn
         return strength
-    strength = cue(d["lab_chroma"], FULL_SUMMER_COLOUR)
+    strength = strength_of(d["lab_chroma"], FULL_SUMMER_COLOUR)
     return strength if d["lab_L"] > -3 else min(strength, 0.5)  # summer is not darker
 
 
@@ -332,9 +340,9 @@ def check_seasonal(v: Views, params: Params | None) -> Outcome:
     if season not in ("winter", "autumn", "spring", "summer"):
         return not_understood("which season")
     d = v.shifts
-    evidence = (f"{moved(d['tint'], 'warmth', ' pts')}, {moved(d['lab_L'], 'lightness L*')}, "
+    evidence = (f"{describe_change(d['tint'], 'warmth', ' pts')}, {describe_change(d['lab_L'], 'lightness L*')}, "
                 f"colourfulness {d['lab_chroma']:+.0%} (asked {season})")  # fmt: skip
-    return gate(v, finish(_season_strength(v, season), evidence), KEEP_TONE, LOSE_TONE)
+    return with_preservation(v, outcome_for(_season_strength(v, season), evidence), KEEP_TONE, LOSE_TONE)
 
 
 SPECS: dict[str, Spec] = {

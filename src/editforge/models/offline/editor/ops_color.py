@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     Details,
     Draw,
     blur,

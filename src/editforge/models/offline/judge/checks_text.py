@@ -13,9 +13,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline import metrics as m
-from editforge.models.offline.checks import Outcome, Params, Views, cue, grade, not_understood, ramp
-from editforge.models.offline.checks_spatial import (
+from editforge.models.offline.core.colours import COLOURS
+from editforge.models.offline.core.textfind import find_text, letter_count
+from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge.checks import (
+    Outcome,
+    Params,
+    Views,
+    compliance_for,
+    fraction_between,
+    not_understood,
+    strength_of,
+)
+from editforge.models.offline.judge.checks_spatial import (
     TEXT_DIFF,
     TEXT_MAX_SHARE,
     TEXT_MIN_SHARE,
@@ -23,9 +33,6 @@ from editforge.models.offline.checks_spatial import (
     _colour_fits,
     _ink_colours,
 )
-from editforge.models.offline.ops_overlay import COLOURS
-from editforge.models.offline.ops_text import letter_count
-from editforge.models.offline.textfind import find_text
 
 WORK = 512  # letters need more pixels than the usual working size
 FULL_MOVE = 0.85  # share of the way from the old fill colour to the asked one: a clear recolour
@@ -71,7 +78,7 @@ def check_text_font_color(v: Views, params: Params | None) -> Outcome:
     if share < TEXT_MIN_SHARE or share > TEXT_MAX_SHARE:
         why = "no lettering changed colour" if share < TEXT_MIN_SHARE else "a change over the whole picture"
         return Outcome(0.0, f"{share:.2%} of pixels changed: {why}", {"changed_share": share},
-                       ramp(untouched, 0.6, 0.97), f"{untouched:.0%} untouched")  # fmt: skip
+                       fraction_between(untouched, 0.6, 0.97), f"{untouched:.0%} untouched")  # fmt: skip
     found = find_text(src / 255.0, params.get("position"), letter_count(params.get("text")))
     measures: dict[str, float | str] = {"changed_share": share, "text_found": str(found is not None)}
     if found is not None:
@@ -86,7 +93,7 @@ def check_text_font_color(v: Views, params: Params | None) -> Outcome:
     else:
         coverage, recoloured = 1.0, changed
         glyphs = _glyphs(changed)
-        on_letters = ramp(glyphs, 1, FULL_GLYPHS) if share < 0.05 else 0.0
+        on_letters = fraction_between(glyphs, 1, FULL_GLYPHS) if share < 0.05 else 0.0
         region = changed
         old = np.median(src[changed], axis=0)
         where = f"no outlined lettering found in the source; {glyphs} changed strokes"
@@ -94,8 +101,8 @@ def check_text_font_color(v: Views, params: Params | None) -> Outcome:
     fits = _clearly(name, new) if new is not None else False
     target = np.array(COLOURS[name], np.float32)
     moved = float(np.linalg.norm((new if new is not None else old) - old) / max(np.linalg.norm(target - old), 1.0))
-    strength = min(cue(moved, FULL_MOVE), cue(coverage, FULL_COVERAGE))
-    compliance = grade(strength) * ramp(on_letters, *ON_LETTERS)
+    strength = min(strength_of(moved, FULL_MOVE), strength_of(coverage, FULL_COVERAGE))
+    compliance = compliance_for(strength) * fraction_between(on_letters, *ON_LETTERS)
     shown = f"rgb{tuple(int(c) for c in new)}" if new is not None else "unchanged"
     evidence = (f"{where}; {coverage:.0%} of the fill changed, {on_letters:.0%} of the changes on the letters, "
                 f"now {shown} (from rgb{tuple(int(c) for c in old)}, asked {name})")  # fmt: skip
@@ -106,8 +113,10 @@ def check_text_font_color(v: Views, params: Params | None) -> Outcome:
     pad = cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
     rest = float(np.mean(diff[~pad] <= KEPT)) if (~pad).any() else 1.0
     if rest < 0.9:
-        compliance *= ramp(rest, 0.6, 0.9)
+        compliance *= fraction_between(rest, 0.6, 0.9)
         evidence += f"; the picture around the letters changed too ({rest:.0%} untouched)"
     measures |= {"coverage": coverage, "on_letters": on_letters, "moved": moved, "strength": strength,
                  "colour_ok": "unknown" if fits is None else str(fits), "rest_untouched": rest}  # fmt: skip
-    return Outcome(compliance, evidence, measures, ramp(rest, 0.9, 0.99), f"{rest:.1%} of the rest untouched")
+    return Outcome(
+        compliance, evidence, measures, fraction_between(rest, 0.9, 0.99), f"{rest:.1%} of the rest untouched"
+    )

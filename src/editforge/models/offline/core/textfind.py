@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from editforge.models.offline.ops_overlay import COLOURS, outline_for
+from editforge.models.offline.core.colours import COLOURS, outline_for
 
 BANDS = {"top": (0.0, 0.4), "bottom": (0.6, 1.0), "center": (0.25, 0.75)}  # the row's centre, in heights
 MARGIN = 0.15  # rows looked at beyond the band: a letter centred at its edge reaches this far
@@ -40,6 +40,11 @@ GAP_LIMIT = 2.5  # letters further apart (in letter heights) are not one line of
 WEAK_FILL = 0.5  # t below this is outline, above it fill
 FULL_FILL = 0.85  # t from which a pixel counts as all fill (texture over the letters spreads t)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def letter_count(text: str | None) -> int | None:
+    count = sum(ch.isalnum() for ch in text or "")
+    return count or None
 
 
 @dataclass

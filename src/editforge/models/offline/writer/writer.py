@@ -24,11 +24,11 @@ import numpy as np
 
 from editforge import taxonomy
 from editforge.models.base import ModelCallError, TextReply, WriteRequest
-from editforge.models.offline import phrases, phrases_session
-from editforge.models.offline.analysis import Regions, analyze, describe_regions
-from editforge.models.offline.intent import Intent, Params, parse_instruction
-from editforge.models.offline.ops_overlay import COLOURS, outline_for
-from editforge.models.offline.writer_session import SESSION_ONLY_TYPES, recolour_params, session_types
+from editforge.models.offline.core.analysis import Regions, analyze, describe_regions
+from editforge.models.offline.core.colours import COLOURS, outline_for
+from editforge.models.offline.core.intent import Intent, Params, parse_instruction
+from editforge.models.offline.writer import phrases, phrases_session
+from editforge.models.offline.writer.writer_session import SESSION_ONLY_TYPES, recolour_params, session_types
 from editforge.records import ModelRef, PhotoFacts
 
 __all__ = ["SESSION_ONLY_TYPES", "SUPPORTED", "TemplateWriter", "candidate_types", "choose_params", "session_types"]

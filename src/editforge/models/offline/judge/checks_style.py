@@ -10,19 +10,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline import metrics as m
-from editforge.models.offline.checks import (
+from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge.checks import (
     Outcome,
     Params,
     Spec,
     Views,
-    capped,
-    cue,
-    finish,
-    gate,
-    grade,
+    capped_strength,
+    compliance_for,
+    fraction_between,
     not_understood,
-    ramp,
+    outcome_for,
+    strength_of,
+    with_preservation,
 )
 
 # --- film_grain_vintage / modern_historical
@@ -61,7 +61,7 @@ KEEP_LAYOUT, LOSE_LAYOUT = 0.5, 0.15  # styles repaint texture; the 64-px layout
 
 def _grain(v: Views) -> tuple[float, str, dict[str, float]]:
     added = m.added_texture(v.src_patch, v.out_patch)
-    strength = cue(added.energy, FULL_GRAIN)
+    strength = strength_of(added.energy, FULL_GRAIN)
     evidence = f"fine texture added {added.energy:.1f} levels"
     if strength > 0 and added.source_tie > MAX_GRAIN_TIE:
         strength = 0.0
@@ -75,18 +75,18 @@ def _period_cues(v: Views) -> dict[str, float]:
     src_sat = m.saturation(v.src)
     grey_source = m.colour_residual(v.src) < GREY_SOURCE  # no colour to lose: those cues mean nothing
     return {
-        "toned": 0.0 if grey_source else cue(1 - resid, FULL_MONO),
-        "faded_blacks": cue(float(np.percentile(v.out_g, 2) - np.percentile(v.src_g, 2)), FULL_LIFT),
-        "desaturated": 0.0 if grey_source else cue(1 - m.saturation(v.out) / (src_sat + m.EPS), FULL_DESAT),
-        "vignette": cue(m.vignette(v.src_g) - m.vignette(v.out_g), FULL_VIGNETTE),
-        "low_contrast": cue(-v.shifts["contrast"], FULL_FADE),
+        "toned": 0.0 if grey_source else strength_of(1 - resid, FULL_MONO),
+        "faded_blacks": strength_of(float(np.percentile(v.out_g, 2) - np.percentile(v.src_g, 2)), FULL_LIFT),
+        "desaturated": 0.0 if grey_source else strength_of(1 - m.saturation(v.out) / (src_sat + m.EPS), FULL_DESAT),
+        "vignette": strength_of(m.vignette(v.src_g) - m.vignette(v.out_g), FULL_VIGNETTE),
+        "low_contrast": strength_of(-v.shifts["contrast"], FULL_FADE),
     }
 
 
 def _period(cues: dict[str, float]) -> tuple[float, str, dict[str, float]]:
     """Strength of an old-print look: its two clearest cues together (one faint cue is no look)."""
     ranked = sorted(cues.items(), key=lambda kv: -kv[1])
-    strength = (capped(ranked[0][1]) + capped(ranked[1][1])) / PERIOD_PAIR
+    strength = (capped_strength(ranked[0][1]) + capped_strength(ranked[1][1])) / PERIOD_PAIR
     shown = ", ".join(f"{k.replace('_', ' ')} {val:.2f}" for k, val in ranked[:3])
     return strength, f"period cues (1 = clear): {shown}", {f"cue_{k}": c for k, c in cues.items()}
 
@@ -102,10 +102,10 @@ def check_film_grain_vintage(v: Views, params: Params | None) -> Outcome:
         results["vintage"] = _period(_period_cues(v))
     name = max(results, key=lambda k: results[k][0])  # unparsed: either look will do
     strength, evidence, measures = results[name]
-    out = finish(strength, f"{evidence} (asked {look or 'grain or vintage'})", **measures)
+    out = outcome_for(strength, f"{evidence} (asked {look or 'grain or vintage'})", **measures)
     if name == "grain":
-        return gate(v, out, KEEP_TEXTURED, LOSE_TEXTURED)
-    return gate(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
+        return with_preservation(v, out, KEEP_TEXTURED, LOSE_TEXTURED)
+    return with_preservation(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
 
 
 def check_modern_historical(v: Views, params: Params | None) -> Outcome:
@@ -121,8 +121,8 @@ def check_modern_historical(v: Views, params: Params | None) -> Outcome:
         mono = period
     by_era = {"victorian": mono, "1920s": mono, "1950s": period, "1970s": period}
     strength = by_era[era] if era else max(by_era.values())
-    out = finish(strength, f"{evidence} (asked {era or 'a historical look'})", **measures)
-    return gate(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
+    out = outcome_for(strength, f"{evidence} (asked {era or 'a historical look'})", **measures)
+    return with_preservation(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
 
 
 def _restyle(v: Views) -> float:
@@ -135,8 +135,8 @@ def check_style_transfer(v: Views, params: Params | None) -> Outcome:
     restyle, texture = _restyle(v), m.texture_change(v.src_g, v.out_g)
     evidence = (f"repainted {restyle:.0%} of the tonal range beyond any blur/sharpen, fine texture changed "
                 f"{texture:.0%} (asked {style.replace('_', ' ')})")  # fmt: skip
-    out = finish(cue(restyle, FULL_RESTYLE), evidence, restyle=restyle, texture_change=texture)
-    return gate(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
+    out = outcome_for(strength_of(restyle, FULL_RESTYLE), evidence, restyle=restyle, texture_change=texture)
+    return with_preservation(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
 
 
 def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
@@ -147,11 +147,14 @@ def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
     flatten = m.tone_peakiness(v.out_g) - m.tone_peakiness(v.src_g)
     ink = float(np.mean(v.out_g < 60) - np.mean(v.src_g < 60))
     chroma, lines = m.chroma(v.out), m.texture_ratio(v.src_g, v.out_g) - 1
-    coloured, redrawn = ramp(chroma, MAX_SKETCH_CHROMA, 2 * MAX_SKETCH_CHROMA), cue(restyle, FULL_RESTYLE)
+    coloured, redrawn = (
+        fraction_between(chroma, MAX_SKETCH_CHROMA, 2 * MAX_SKETCH_CHROMA),
+        strength_of(restyle, FULL_RESTYLE),
+    )
     cues = {
-        "cartoon": min(redrawn, cue(flatten, FULL_FLATTEN)) * coloured,
-        "comic": min(redrawn, cue(ink, FULL_INK)) * coloured,
-        "pencil_sketch": min(redrawn, cue(lines, FULL_SKETCH_TEXTURE)) * (1 - coloured),
+        "cartoon": min(redrawn, strength_of(flatten, FULL_FLATTEN)) * coloured,
+        "comic": min(redrawn, strength_of(ink, FULL_INK)) * coloured,
+        "pencil_sketch": min(redrawn, strength_of(lines, FULL_SKETCH_TEXTURE)) * (1 - coloured),
     }
     name = style or max(cues, key=lambda k: cues[k])  # unparsed: any of the three will do
     evidence = (
@@ -166,8 +169,8 @@ def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
         "line_detail": lines,
     }
     # No "overdone" here: a sketch or comic replaces the photo's rendering entirely by design.
-    out = finish(cues[name], evidence, None, **measures, **{f"cue_{k}": c for k, c in cues.items()})
-    return gate(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
+    out = outcome_for(cues[name], evidence, None, **measures, **{f"cue_{k}": c for k, c in cues.items()})
+    return with_preservation(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
 
 
 def person_box(v: Views) -> tuple[tuple[int, int, int, int], str]:
@@ -188,8 +191,10 @@ def _background_kept(v: Views, box: tuple[int, int, int, int]) -> float:
     if outside.sum() < 64:
         return 1.0
     o, s = v.out_g[outside], v.src_g[outside]
-    unchanged = 1 - ramp(float(np.mean(np.abs(o - s))), 6, 20)
-    return max(unchanged, 1 - ramp(float(o.std()), 25, 45), ramp(float(np.median(o)), *PAPER_LIGHT))
+    unchanged = 1 - fraction_between(float(np.mean(np.abs(o - s))), 6, 20)
+    return max(
+        unchanged, 1 - fraction_between(float(o.std()), 25, 45), fraction_between(float(np.median(o)), *PAPER_LIGHT)
+    )
 
 
 def check_person_lineart(v: Views, params: Params | None) -> Outcome:
@@ -202,17 +207,17 @@ def check_person_lineart(v: Views, params: Params | None) -> Outcome:
         float(np.mean(out_g < 110)),
     )
     follow = m.correlation(cv2.GaussianBlur(255 - out_g, (0, 0), 2), m.edge_map(src_g, 2))
-    on_paper = min(ramp(median, *PAPER_LIGHT), ramp(16 - chroma, 0, 8))
-    strength = min(on_paper, cue(lines, FULL_LINE_SHARE) if lines <= MAX_LINE_SHARE else 0.0,
-                   cue(follow, FULL_LINES_FOLLOW))  # fmt: skip
+    on_paper = min(fraction_between(median, *PAPER_LIGHT), fraction_between(16 - chroma, 0, 8))
+    strength = min(on_paper, strength_of(lines, FULL_LINE_SHARE) if lines <= MAX_LINE_SHARE else 0.0,
+                   strength_of(follow, FULL_LINES_FOLLOW))  # fmt: skip
     evidence = (f"person region median grey {median:.0f}, chroma {chroma:.0f}, dark lines {lines:.1%}, "
                 f"lines follow the source's edges r={follow:.2f} ({note})")  # fmt: skip
     background = _background_kept(v, box)
     measures = {"median_grey": median, "chroma_level": chroma, "line_share": lines, "lines_follow": follow,
                 "background_ok": background, "strength": strength}  # fmt: skip
-    preservation = 0.6 * ramp(follow, 0.05, FULL_LINES_FOLLOW) + 0.4 * background
+    preservation = 0.6 * fraction_between(follow, 0.05, FULL_LINES_FOLLOW) + 0.4 * background
     note = f"lines follow the person r={follow:.2f}, background ok {background:.2f}"
-    return Outcome(grade(strength), evidence, measures, preservation, note)
+    return Outcome(compliance_for(strength), evidence, measures, preservation, note)
 
 
 def _background_mask(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -250,9 +255,9 @@ def check_person_sticker(v: Views, params: Params | None) -> Outcome:
     cutout = float(holds_person and MIN_CUTOUT <= fg.mean() <= MAX_CUTOUT and fill <= MAX_BOX_FILL)
     face_out = v.out_g[fy0:fy1, fx0:fx1]
     kept = m.correlation(face_out, v.src_g[fy0:fy1, fx0:fx1]) if face_out.size > 16 else 0.0
-    plain = ramp(on_frame, 0.6, FULL_PLAIN_FRAME) * ramp(float(bg.mean()), 0.05, 0.15)
-    border = 1.0 if white_bg else cue(white_rim, WHITE_BORDER_SHARE)
-    strength = min(plain, cutout, border, cue(kept, FULL_CONTENT_KEPT))
+    plain = fraction_between(on_frame, 0.6, FULL_PLAIN_FRAME) * fraction_between(float(bg.mean()), 0.05, 0.15)
+    border = 1.0 if white_bg else strength_of(white_rim, WHITE_BORDER_SHARE)
+    strength = min(plain, cutout, border, strength_of(kept, FULL_CONTENT_KEPT))
     evidence = (
         f"plain background on {on_frame:.0%} of the frame edge, cut-out covers {fg.mean():.0%} (fills "
         f"{fill:.0%} of its box), white rim {white_rim:.0%}, face kept r={kept:.2f} ({note})"
@@ -260,7 +265,9 @@ def check_person_sticker(v: Views, params: Params | None) -> Outcome:
     measures = {"frame_plain": on_frame, "foreground_share": float(fg.mean()), "box_fill": float(fill),
                 "white_rim": white_rim, "face_kept": kept, "holds_person": str(holds_person),
                 "strength": strength}  # fmt: skip
-    return Outcome(grade(strength), evidence, measures, ramp(kept, 0.3, 0.8), f"face kept r={kept:.2f}")
+    return Outcome(
+        compliance_for(strength), evidence, measures, fraction_between(kept, 0.3, 0.8), f"face kept r={kept:.2f}"
+    )
 
 
 PAINTED = {"smoothing_ok": True, "noise_ok": True, "flat_ok": True}  # smooth areas, flat tones, fine lines

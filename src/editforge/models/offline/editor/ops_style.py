@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     Details,
     Draw,
     amount_of,
@@ -22,7 +22,7 @@ from editforge.models.offline.ops_common import (
     saturate,
     smooth_noise,
 )
-from editforge.models.offline.ops_strokes import (
+from editforge.models.offline.editor.ops_strokes import (
     back_to,
     directional_blur,
     kuwahara,

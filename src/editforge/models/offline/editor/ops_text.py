@@ -12,16 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from editforge.models.base import ModelCallError
-from editforge.models.offline.ops_common import WEAK, Details, Draw, amount_of, clip01
-from editforge.models.offline.ops_overlay import COLOURS
-from editforge.models.offline.textfind import find_text
+from editforge.models.offline.core.colours import COLOURS
+from editforge.models.offline.core.textfind import find_text, letter_count
+from editforge.models.offline.editor.ops_common import WEAK, Details, Draw, amount_of, clip01
 
 HALF_LETTERS = "half_letters"  # the op's own miss: only the letters on one side of the word change
-
-
-def letter_count(text: str | None) -> int | None:
-    count = sum(ch.isalnum() for ch in text or "")
-    return count or None
 
 
 def recolor_text(img: np.ndarray, params: dict[str, str], draw: Draw) -> tuple[np.ndarray, Details]:

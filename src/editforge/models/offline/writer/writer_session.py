@@ -16,8 +16,8 @@ import numpy as np
 
 from editforge import taxonomy
 from editforge.models.base import ModelCallError
-from editforge.models.offline.intent import Intent, Params
-from editforge.models.offline.ops_overlay import COLOURS, outline_for
+from editforge.models.offline.core.colours import COLOURS, outline_for
+from editforge.models.offline.core.intent import Intent, Params
 from editforge.records import PhotoFacts
 
 SESSION_ONLY_TYPES: frozenset[str] = frozenset({"text_font_color"})

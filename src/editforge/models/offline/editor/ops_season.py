@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     Details,
     Draw,
     blur,
@@ -27,7 +27,7 @@ from editforge.models.offline.ops_common import (
     smooth_noise,
     to_hsv,
 )
-from editforge.models.offline.ops_weather import flakes
+from editforge.models.offline.editor.ops_weather import flakes
 
 
 def foliage_mask(hsv: np.ndarray) -> np.ndarray:

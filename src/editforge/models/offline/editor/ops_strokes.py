@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline.ops_common import blur, line_kernel, luminance
+from editforge.models.offline.editor.ops_common import blur, line_kernel, luminance
 
 
 def kuwahara(img: np.ndarray, radius: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     Details,
     Draw,
     amount_of,
@@ -21,7 +21,7 @@ from editforge.models.offline.ops_common import (
     smooth_noise,
     to_hsv,
 )
-from editforge.models.offline.ops_strokes import back_to, directional_blur, working_copy
+from editforge.models.offline.editor.ops_strokes import back_to, directional_blur, working_copy
 
 WORK_SIDE = 900
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     Details,
     Draw,
     amount_of,

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from editforge.models.base import ModelCallError
-from editforge.models.offline.ops_common import (
+from editforge.models.offline.editor.ops_common import (
     WEAK,
     Details,
     Draw,

@@ -18,14 +18,14 @@ import re
 import numpy as np
 
 from editforge.models.base import JudgeReply
-from editforge.models.offline import metrics as m
-from editforge.models.offline.checks import SPECS as LOOK_SPECS
-from editforge.models.offline.checks import Outcome, Params, Spec, Views, ramp
-from editforge.models.offline.checks_spatial import SEAM_BAD, SEAM_OK
-from editforge.models.offline.checks_spatial import SPECS as SPATIAL_SPECS
-from editforge.models.offline.checks_style import SPECS as STYLE_SPECS
-from editforge.models.offline.checks_text import check_text_font_color
-from editforge.models.offline.intent import parse_instruction
+from editforge.models.offline.core.intent import parse_instruction
+from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge.checks import SPECS as LOOK_SPECS
+from editforge.models.offline.judge.checks import Outcome, Params, Spec, Views, fraction_between
+from editforge.models.offline.judge.checks_spatial import SEAM_BAD, SEAM_OK
+from editforge.models.offline.judge.checks_spatial import SPECS as SPATIAL_SPECS
+from editforge.models.offline.judge.checks_style import SPECS as STYLE_SPECS
+from editforge.models.offline.judge.checks_text import check_text_font_color
 from editforge.records import ModelRef, Scores
 from editforge.taxonomy import EditType
 
@@ -189,7 +189,7 @@ class MetricJudge:
         half = m.half_applied(v.src, v.out)
         outcome.half_applied = half
         outcome.measures["half_applied"] = half
-        cut = ramp(half, HALF_OK, HALF_BAD)
+        cut = fraction_between(half, HALF_OK, HALF_BAD)
         if cut > 0 and outcome.compliance > 0:
             outcome.compliance *= 1 - cut
             outcome.evidence += f"; applied to only part of the frame (boundary score {half:.2f})"
@@ -213,16 +213,20 @@ class MetricJudge:
         blocks_src = m.blockiness(m.gray(m.center_patch(v.src_full)))
         blocks_out = m.blockiness(m.gray(m.center_patch(v.out_full)))
         excess = blocks_out - max(blocks_src, 1.0)
-        penalties = {"8×8 blocking": 0.7 * ramp(excess, BLOCKS_OK, BLOCKS_BAD)}
+        penalties = {"8×8 blocking": 0.7 * fraction_between(excess, BLOCKS_OK, BLOCKS_BAD)}
         measures: dict[str, float] = {"blockiness": blocks_out, "blockiness_src": blocks_src}
         if spec.aligned and not spec.flat_ok:  # banding is measured against the same pixels of the source
             band = m.banding(v.src_g, v.out_g)
             measures["banding"] = band
-            penalties["banding"] = 0.6 * ramp(band, BANDING_OK, BANDING_BAD)
+            penalties["banding"] = 0.6 * fraction_between(band, BANDING_OK, BANDING_BAD)
         if outcome.half_applied is not None:
-            penalties["the edit stops at a straight line"] = 0.8 * ramp(outcome.half_applied, HALF_OK, HALF_BAD)
+            penalties["the edit stops at a straight line"] = 0.8 * fraction_between(
+                outcome.half_applied, HALF_OK, HALF_BAD
+            )
         if (step := outcome.boundary_seam) is not None:
-            penalties[f"a visible seam at the old frame (×{step:.1f})"] = 0.8 * ramp(step, SEAM_OK, SEAM_BAD)
+            penalties[f"a visible seam at the old frame (×{step:.1f})"] = 0.8 * fraction_between(
+                step, SEAM_OK, SEAM_BAD
+            )
         score = float(np.clip(1.0 - sum(penalties.values()), 0.0, 1.0))
         flaws = [name for name, p in penalties.items() if p > 0.05]
         note = f"seams/artefacts: {', '.join(flaws)}" if flaws else "no seams or banding"
@@ -240,13 +244,17 @@ class MetricJudge:
         noise = m.noise_sigma(out_patch) - m.noise_sigma(ref_patch)
         spread = float(m.gray(out_small).std())
         # Where blur, noise or white paper is the look itself, it is no flaw (only absurd noise is).
-        blurred = 0.0 if spec.smoothing_ok else 0.6 * ramp(halvings, BLUR_OK, BLUR_BAD)
-        noisy = 0.7 * (ramp(noise, GRAIN_OK, GRAIN_BAD) if spec.noise_ok else ramp(noise, NOISE_OK, NOISE_BAD))
+        blurred = 0.0 if spec.smoothing_ok else 0.6 * fraction_between(halvings, BLUR_OK, BLUR_BAD)
+        noisy = 0.7 * (
+            fraction_between(noise, GRAIN_OK, GRAIN_BAD)
+            if spec.noise_ok
+            else fraction_between(noise, NOISE_OK, NOISE_BAD)
+        )
         penalties = {
-            f"new clipping {clip:.0%}": 0.0 if spec.white_ok else 0.6 * ramp(clip, CLIP_OK, CLIP_BAD),
+            f"new clipping {clip:.0%}": 0.0 if spec.white_ok else 0.6 * fraction_between(clip, CLIP_OK, CLIP_BAD),
             f"blurred (sharpness ×{sharp:.2f})": blurred,
             f"noise +{noise:.1f}": noisy,
-            f"nearly flat (grey std {spread:.0f})": 0.6 * ramp(-spread, -FLAT_OK, -FLAT_BAD),
+            f"nearly flat (grey std {spread:.0f})": 0.6 * fraction_between(-spread, -FLAT_OK, -FLAT_BAD),
         }
         score = float(np.clip(1.0 - sum(penalties.values()), 0.0, 1.0))
         flaws = [name for name, p in penalties.items() if p > 0.05]

@@ -1,0 +1,1 @@
+"""The classical editor: each edit type as numpy/OpenCV operations on the photo."""

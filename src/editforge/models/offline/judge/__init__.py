@@ -1,0 +1,1 @@
+"""The metric judge: measures each criterion; imports nothing from the writer or the editor."""
