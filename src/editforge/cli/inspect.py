@@ -38,6 +38,9 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
             stages.add_row("verdicts", str(ledger.count("verdicts")))
             for name in ("planned", "passed", "failed", "error"):
                 stages.add_row(f"tasks {name}", str(counts.get(name, 0)))
+            stages.add_row("spent (USD), every billed call", f"{ledger.spent_usd():.4f}")
+            failed_calls, failed_usd = ledger.failed_spend()
+            stages.add_row("  of which failed calls (refused, unusable)", f"{failed_usd:.4f} ({failed_calls} calls)")
             out_console.print(stages)
             types = Table(title="by edit type")
             for column in ("edit type", "planned", "passed", "failed", "error"):

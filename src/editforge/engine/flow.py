@@ -100,9 +100,11 @@ class TaskFlow:
         if result is None:  # a prefilter that let the attempt through: nothing to record
             return None
         model = self.dispatcher.refs[role]  # type: ignore[index]
-        if isinstance(result, work.StageFailure):
+        if isinstance(result, work.StageFailure):  # a refused or unparseable reply is billed all the same
+            usage = self.dispatcher.price(role, result.usage)  # type: ignore[arg-type]
+            self.dispatcher.charge(usage.cost_usd)
             with self.ledger.transaction():
-                self.ledger.add_call(role, model, task.task_id, result.usage, elapsed, error=result.reason)
+                self.ledger.add_call(role, model, task.task_id, usage, elapsed, error=result.reason)
             return result
         priced = result.model_copy(update={"usage": self.dispatcher.price(role, result.usage)})  # type: ignore[arg-type]
         self.dispatcher.charge(priced.usage.cost_usd)

@@ -100,7 +100,7 @@ def do_write(task: Task, photo: Photo) -> Instruction | StageFailure:
     except (TransientModelError, FatalModelError):
         raise
     except ModelCallError as exc:
-        return StageFailure(f"writer: {exc.reason}")
+        return StageFailure(f"writer: {exc.reason}", exc.usage)
     except Exception as exc:
         return StageFailure(f"writer error: {type(exc).__name__}: {exc}")
 
@@ -111,7 +111,7 @@ def do_rewrite(task: Task, long: Instruction) -> Instruction | StageFailure:
     except (TransientModelError, FatalModelError):
         raise
     except ModelCallError as exc:
-        return StageFailure(f"rewriter: {exc.reason}")
+        return StageFailure(f"rewriter: {exc.reason}", exc.usage)
     except Exception as exc:
         return StageFailure(f"rewriter error: {type(exc).__name__}: {exc}")
 

@@ -22,16 +22,19 @@ ROLES: tuple[Role, ...] = ("writer", "rewriter", "editor", "judge")
 class ModelCallError(Exception):
     """A call that failed in a way worth recording (refusal, no image, bad reply), not a bug.
 
-    `raw` keeps whatever the model did send so the ledger can show it.
+    `raw` keeps whatever the model did send so the ledger can show it; `usage` what the failed call(s)
+    were billed (a refusal or an unparseable reply still costs its tokens), so the ledger, `status`,
+    the report and the budget count every paid call.
     """
 
-    def __init__(self, reason: str, raw: str = "") -> None:
+    def __init__(self, reason: str, raw: str = "", usage: Usage | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.raw = raw
+        self.usage = usage or Usage()
 
-    def __reduce__(self):  # keep `raw` when the error crosses a process boundary
-        return (type(self), (self.reason, self.raw))
+    def __reduce__(self):  # keep `raw` and `usage` when the error crosses a process boundary
+        return (type(self), (self.reason, self.raw, self.usage))
 
 
 class TransientModelError(Exception):

@@ -25,6 +25,7 @@ from editforge.models.base import (
     EditReply,
     Execution,
     JudgeReply,
+    ModelCallError,
     Role,
     TextReply,
     WriteRequest,
@@ -46,6 +47,10 @@ DEFAULT_API_VERSION = "v1beta"  # the surface Google documents responseSchema / 
 OPTIONS = ("base_url", "timeout_s", "temperature", "api_version")
 SHORT_MAX_WORDS = 40  # the prompt asks for at most 12; a paragraph back is no rewrite
 MAX_SEED = 2**31 - 1  # generationConfig.seed is an int32
+
+
+def _plus(a: Usage, b: Usage) -> Usage:
+    return Usage(input_tokens=a.input_tokens + b.input_tokens, output_tokens=a.output_tokens + b.output_tokens)
 
 
 class _Secret:
@@ -163,7 +168,7 @@ class _GeminiRole:
         try:
             return parse(reply.text)
         except prompting.ReplyError as exc:
-            exc.usage = usage or reply.usage  # type: ignore[attr-defined]
+            exc.usage = usage or reply.usage
             raise
 
     @staticmethod
@@ -210,7 +215,8 @@ class GeminiEditor(_GeminiRole):
         try:
             edited = imgs.decode_photo(data, name=f"gemini {self.model} reply ({mime})")
         except imgs.PhotoError as exc:
-            raise failure(f"undecodable image: {exc}", reply.raw, usage) from None
+            # The image was generated, so billed, even if it cannot be read.
+            raise failure(f"undecodable image: {exc}", reply.raw, usage.model_copy(update={"images": 1})) from None
         usage = usage.model_copy(update={"images": 1})
         return EditReply(image=edited, raw=reply.raw, usage=usage)
 
@@ -228,11 +234,12 @@ class GeminiJudge(_GeminiRole):
         config = self._config(response_mime_type="application/json", response_schema=prompting.JUDGE_SCHEMA)
         spent = Usage()
         for ask in range(1, self.max_asks + 1):
-            reply = self._call(contents, config)
-            spent = Usage(
-                input_tokens=spent.input_tokens + reply.usage.input_tokens,
-                output_tokens=spent.output_tokens + reply.usage.output_tokens,
-            )
+            try:
+                reply = self._call(contents, config)
+            except ModelCallError as exc:  # a refusal on the second ask: the first was billed too
+                exc.usage = _plus(spent, exc.usage)
+                raise
+            spent = _plus(spent, reply.usage)
             try:
                 scores, rationale = self._parse(prompting.parse_judge_reply, reply, spent)
             except prompting.ReplyError:

@@ -136,9 +136,7 @@ def _name(value: Any) -> str:
 
 def failure(reason: str, raw: str, usage: Usage) -> ModelCallError:
     """A ModelCallError for a call that was answered (and billed): `.usage` says what it cost."""
-    error = ModelCallError(reason, raw)
-    error.usage = usage  # type: ignore[attr-defined]
-    return error
+    return ModelCallError(reason, raw, usage)
 
 
 def read_usage(response: Any) -> Usage:

@@ -173,6 +173,15 @@ def _plus(a: Usage, b: Usage) -> Usage:
     )
 
 
+def _parsed(parse: Any, text: str, usage: Usage) -> Any:
+    """`parse(text)`; a reply that does not parse was billed all the same, so its error carries `usage`."""
+    try:
+        return parse(text)
+    except prompting.ReplyError as exc:
+        exc.usage = usage
+        raise
+
+
 class _OpenAIRole:
     """What every role shares: the ref, the lazily made SDK client, the error mapping."""
 
@@ -257,20 +266,21 @@ class _ChatRole(_OpenAIRole):
             output_tokens=int(getattr(raw_usage, "completion_tokens", 0) or 0),
         )
         choices = getattr(completion, "choices", None) or []
+        # Every failure below was answered, so billed: it carries its usage for the ledger and budget.
         if not choices:
-            raise ModelCallError(f"{self.ref.label()}: empty reply (no choices)")
+            raise ModelCallError(f"{self.ref.label()}: empty reply (no choices)", usage=usage)
         choice = choices[0]
         message = getattr(choice, "message", None)
         text = scrub(getattr(message, "content", None) or "", secret)
         refusal = getattr(message, "refusal", None)
         if refusal:
-            raise ModelCallError(f"refused: {scrub(refusal, secret)[:300]}", raw=scrub(refusal, secret))
+            raise ModelCallError(f"refused: {scrub(refusal, secret)[:300]}", raw=scrub(refusal, secret), usage=usage)
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
-            raise ModelCallError("refused: the server's content filter stopped the reply", raw=text)
+            raise ModelCallError("refused: the server's content filter stopped the reply", raw=text, usage=usage)
         if not text.strip():
             why = "cut off at the token limit" if finish == "length" else "no text"
-            raise ModelCallError(f"{self.ref.label()}: empty reply ({why})", raw=text)
+            raise ModelCallError(f"{self.ref.label()}: empty reply ({why})", raw=text, usage=usage)
         return text, usage
 
 
@@ -280,7 +290,7 @@ class OpenAIWriter(_ChatRole):
     def write(self, request: WriteRequest) -> TextReply:
         prompt = prompting.writer_prompt(request.edit_type, request.history)
         text, usage = self._chat([_image_part(request.image), _text_part(prompt)], seed=request.seed)
-        return TextReply(text=prompting.parse_instruction_reply(text), raw=text, usage=usage)
+        return TextReply(text=_parsed(prompting.parse_instruction_reply, text, usage), raw=text, usage=usage)
 
 
 class OpenAIRewriter(_ChatRole):
@@ -288,7 +298,7 @@ class OpenAIRewriter(_ChatRole):
 
     def rewrite(self, long_instruction: str, edit_type: EditType, seed: int) -> TextReply:
         text, usage = self._chat(prompting.rewriter_prompt(long_instruction), seed=seed)
-        return TextReply(text=prompting.parse_instruction_reply(text), raw=text, usage=usage)
+        return TextReply(text=_parsed(prompting.parse_instruction_reply, text, usage), raw=text, usage=usage)
 
 
 class OpenAIJudge(_ChatRole):
@@ -303,14 +313,18 @@ class OpenAIJudge(_ChatRole):
         response_format = JUDGE_RESPONSE_FORMAT if self.options.structured_output else None
         usage = Usage()
         for attempt in (0, 1):
-            text, used = self._chat(content, seed=attempt, response_format=response_format)
+            try:
+                text, used = self._chat(content, seed=attempt, response_format=response_format)
+            except ModelCallError as exc:  # refused on the second ask: the first was billed too
+                exc.usage = _plus(usage, exc.usage)
+                raise
             usage = _plus(usage, used)
             try:
                 scores, rationale = prompting.parse_judge_reply(text)
             except prompting.ReplyError as exc:
                 if attempt == 0:
                     continue  # ask once more (with another seed); never guess a score
-                raise prompting.ReplyError(f"{exc.reason} (asked twice)", exc.raw) from None
+                raise prompting.ReplyError(f"{exc.reason} (asked twice)", exc.raw, usage) from None
             return JudgeReply(scores=scores, rationale=rationale, raw=text, usage=usage)
         raise AssertionError("unreachable")
 
@@ -335,25 +349,28 @@ class OpenAIEditor(_OpenAIRole):
             response = self.client.images.edit(**kwargs)
         data = list(getattr(response, "data", None) or [])
         raw = self._raw(response, data)
-        b64 = getattr(data[0], "b64_json", None) if data else None
-        if not b64:
-            has_url = bool(data and getattr(data[0], "url", None))
-            why = "a URL instead of image data" if has_url else "no image data"
-            raise ModelCallError(f"{self.ref.label()}: editor returned {why}", raw=raw)
-        try:
-            blob = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise ModelCallError(f"{self.ref.label()}: editor returned malformed base64", raw=raw) from None
-        try:
-            out = decode_photo(blob, name=f"{self.ref.label()} output")
-        except PhotoError as exc:
-            raise ModelCallError(f"editor returned an unreadable image: {exc}", raw=raw) from None
         used = getattr(response, "usage", None)
+        # An answered request is billed whatever came back: failures below carry this usage.
         usage = Usage(
             input_tokens=int(getattr(used, "input_tokens", 0) or 0),
             output_tokens=int(getattr(used, "output_tokens", 0) or 0),
             images=len(data),
         )
+        b64 = getattr(data[0], "b64_json", None) if data else None
+        if not b64:
+            has_url = bool(data and getattr(data[0], "url", None))
+            why = "a URL instead of image data" if has_url else "no image data"
+            raise ModelCallError(f"{self.ref.label()}: editor returned {why}", raw=raw, usage=usage)
+        try:
+            blob = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ModelCallError(
+                f"{self.ref.label()}: editor returned malformed base64", raw=raw, usage=usage
+            ) from None
+        try:
+            out = decode_photo(blob, name=f"{self.ref.label()} output")
+        except PhotoError as exc:
+            raise ModelCallError(f"editor returned an unreadable image: {exc}", raw=raw, usage=usage) from None
         return EditReply(image=out, raw=raw, usage=usage)
 
     def _raw(self, response: Any, data: list[Any]) -> str:

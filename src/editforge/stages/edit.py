@@ -6,7 +6,7 @@ import time
 
 from editforge.images import check_rgb
 from editforge.models.base import Editor, FatalModelError, ModelCallError, TransientModelError
-from editforge.records import Attempt, Task, stable_id
+from editforge.records import Attempt, Task, Usage, stable_id
 from editforge.stages.io import ImageIO
 from editforge.stages.plan import derive_seed
 
@@ -31,6 +31,7 @@ def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, image
     }
     source = images.get(task.input_image)
     started = time.perf_counter()
+    reply = None
     try:
         reply = editor.edit(source, instruction, seed)
         check_rgb(reply.image)
@@ -42,6 +43,7 @@ def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, image
             status="failed",
             error=exc.reason,
             raw_reply=exc.raw,
+            usage=exc.usage,  # a refusal or an image-less reply is billed all the same
             elapsed_s=time.perf_counter() - started,
         )
     except Exception as exc:  # an editor bug on odd input is this attempt's failure, not the run's
@@ -49,6 +51,7 @@ def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, image
             **base,
             status="failed",
             error=f"editor error: {type(exc).__name__}: {exc}",
+            usage=reply.usage if reply is not None else Usage(),  # an unusable image that was paid for
             elapsed_s=time.perf_counter() - started,
         )
     elapsed = time.perf_counter() - started

@@ -34,7 +34,8 @@ def judge_attempt_with_flag(
     except (TransientModelError, FatalModelError):
         raise  # the engine's to retry or to stop the run on
     except ModelCallError as exc:
-        return Verdict(**base, status="failed", rationale=exc.reason, raw_reply=exc.raw), None
+        # A reply that never parsed was still billed: its cost stays with the failed verdict.
+        return Verdict(**base, status="failed", rationale=exc.reason, raw_reply=exc.raw, usage=exc.usage), None
     except Exception as exc:  # a judge bug is a judge failure for this attempt, never a guessed score
         return Verdict(**base, status="failed", rationale=f"judge error: {type(exc).__name__}: {exc}"), None
     if reply.scores is None:

@@ -288,6 +288,13 @@ class Ledger:
     def spent_usd(self) -> float:
         return float(self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM calls").fetchone()[0])
 
+    def failed_spend(self) -> tuple[int, float]:
+        """(calls, USD) of calls that were billed but gave nothing usable: refusals, unparseable replies."""
+        calls, cost = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM calls WHERE status = 'failed' AND cost_usd > 0"
+        ).fetchone()
+        return int(calls), float(cost)
+
     def cost_by_type(self) -> dict[str, float]:
         rows = self.db.execute(
             "SELECT t.edit_type, SUM(c.cost_usd) FROM calls c JOIN tasks t USING (task_id) GROUP BY t.edit_type"

@@ -29,6 +29,7 @@ content hash → requests), `paid` (model, content hash → 200 replies; `paid_t
 answered more than once), `count(role=, fault=)`, `reset_counts()`; `errors` lists the fake's own
 failures (each answered 500), which a test should find empty. A `Call` has `arrived` and `answered`
 (time.monotonic()); an answer ready after its client went away is not sent: status 499, not "paid".
+`bill()`: the (model, input tokens, output tokens, images) of every 200 answer, as an invoice lists them.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class Call:
     status: int = 0
     arrived: float = 0.0  # time.monotonic() when the request was read
     answered: float = 0.0  # ... and when the response was sent (or given up)
+    # What a 200 answer billed, refusals and unusable replies included: its usageMetadata, and the
+    # images it generated (what a real invoice counts, for tests to compare with the ledger).
+    usage: dict[str, int] | None = None
+    images: int = 0
 
 
 class _Bucket:  # a token bucket: `rate` tokens a second, at most `size` held; full at the start
@@ -209,6 +214,14 @@ class FakeGemini:
     def paid_twice(self) -> list[tuple[str, str]]:
         return sorted(key for key, n in self.paid.items() if n > 1)
 
+    def bill(self) -> list[tuple[str, int, int, int]]:
+        with self._lock:
+            return [
+                (c.model, c.usage["promptTokenCount"], c.usage["candidatesTokenCount"], c.images)
+                for c in self.calls
+                if c.status == 200 and c.usage is not None
+            ]
+
     def count(self, role: str | None = None, fault: str | None = None) -> int:
         return sum(1 for c in self.calls if role in (None, c.role) and fault in (None, c.fault))
 
@@ -288,7 +301,7 @@ class FakeGemini:
                 return None
             if self._latency(digest) > 0:
                 self._closed.wait(self._latency(digest))
-            call.status = self._serve(h, request, model, version, fault)
+            call.status = self._serve(h, request, model, version, fault, call)
             call.answered = time.monotonic()
             if call.status == 200:
                 with self._lock:
@@ -302,7 +315,7 @@ class FakeGemini:
             except OSError:
                 h.close_connection = True
 
-    def _serve(self, h: _Handler, request: Any, model: str, version: str, fault: str | None) -> int:
+    def _serve(self, h: _Handler, request: Any, model: str, version: str, fault: str | None, call: Call) -> int:
         if fault in ("drop", "hang"):
             if fault == "hang":
                 self._closed.wait(self.hang_s)
@@ -343,6 +356,9 @@ class FakeGemini:
         if _client_gone(h):  # timed out or killed while the answer was made: nobody to give it to
             h.close_connection = True
             return 499
+        call.usage = reply["usageMetadata"]
+        parts = [p for c in reply.get("candidates", []) for p in c.get("content", {}).get("parts", [])]
+        call.images = sum("inlineData" in p for p in parts)
         self._send(h, 200, reply)
         return 200
 

@@ -77,6 +77,8 @@ class Logged:
     fault: str | None
     status: int
     body: dict[str, Any]  # the request's fields, images replaced by their sizes
+    # What a 200 answer billed (refusals and unusable replies included): (input, output tokens, images).
+    billed: tuple[int, int, int] | None = None
 
 
 def _mask(key: str) -> str:
@@ -166,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = "not_found"
         fake._stop.wait(fake._latency())
         status, payload, headers = self._answer(fake, route, request, fault)
-        fake._count(route, model, request, fault, status)  # before replying: a test sees it at once
+        fake._count(route, model, request, fault, status, payload)  # before replying: a test sees it at once
         if fault == "hang":
             fake._stop.wait(fake.hang_s)
         if status == 0:
@@ -307,11 +309,18 @@ class FakeOpenAI:
                     return fault
         return None
 
-    def _count(self, route: str, model: str, request: dict, fault: str | None, status: int) -> None:
+    def _count(self, route: str, model: str, request: dict, fault: str | None, status: int, payload: Any) -> None:
         shown = {k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in request.items()}
         blob = json.dumps(shown, sort_keys=True, default=str).encode()
         digest = hashlib.sha256(blob + b"".join(v for v in request.values() if isinstance(v, bytes)))
         entry = Logged(route, model, digest.hexdigest()[:16], fault, status, _summarise(shown))
+        if status == 200:
+            used = payload.get("usage") or {}
+            entry.billed = (
+                int(used.get("prompt_tokens", used.get("input_tokens", 0))),
+                int(used.get("completion_tokens", used.get("output_tokens", 0))),
+                len(payload.get("data") or []),
+            )
         with self._lock:
             self.log.append(entry)
             self.calls[model] += 1
@@ -332,6 +341,11 @@ class FakeOpenAI:
     def count(self, model: str | None = None, route: str | None = None) -> int:
         with self._lock:
             return sum(1 for e in self.log if model in (None, e.model) and route in (None, e.route))
+
+    def bill(self) -> list[tuple[str, int, int, int]]:
+        """(model, input tokens, output tokens, images) of every 200 answer, as an invoice lists them."""
+        with self._lock:
+            return [(e.model, *e.billed) for e in self.log if e.billed is not None]
 
     def paid_twice(self) -> list[tuple[str, str]]:
         """(model, digest) of identical requests answered 200 more than once: calls paid twice."""
