@@ -3,12 +3,8 @@ server on 127.0.0.1 that misbehaves on purpose)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import sqlite3
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -16,76 +12,24 @@ import pytest
 from PIL import Image
 
 from editforge.config import build_config
+from editforge.engine.runner import RunSummary
 from editforge.pipeline import run
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
-from editforge.sources.urls import download, url_items
-
-
-class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        if self.path == "/slow.jpg":
-            time.sleep(3)
-        status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if not headers.get("X-No-Length"):  # without it the body runs until the connection closes
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+from editforge.sources.urls import url_items
+from editforge.testing.fake_web import FakeWeb
 
 
 @pytest.fixture
 def web(small_photos: dict[str, np.ndarray]):
     buf = io.BytesIO()
     Image.fromarray(small_photos["coffee"]).save(buf, "JPEG")
-    photo = buf.getvalue()
-    _Handler.routes = {
-        "/coffee.jpg": (200, {"Content-Type": "image/jpeg"}, photo),
-        "/huge.jpg": (200, {"Content-Type": "image/jpeg"}, photo * 40),
-        "/endless.jpg": (200, {"X-No-Length": "1"}, photo * 40),  # no declared size: read until closed
-        "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
-        "/to-coffee": (302, {"Location": "/coffee.jpg"}, b""),
-        "/slow.jpg": (200, {}, photo),
-    }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", len(photo)
-    server.shutdown()
-    server.server_close()
-
-
-def test_download_follows_http_redirects_only(web) -> None:
-    base, size = web
-    assert len(download(f"{base}/coffee.jpg")) == size
-    assert len(download(f"{base}/to-coffee")) == size
-    with pytest.raises(OSError, match="not allowed|refused redirect"):
-        download(f"{base}/to-file")
-    for url in ("file:///etc/passwd", "ftp://example.org/a.jpg", "/etc/passwd", "data:image/png;base64,AAAA"):
-        with pytest.raises(OSError, match="only http and https"):
-            download(url)
-
-
-def test_download_caps_size_and_time(web) -> None:
-    base, size = web
-    with pytest.raises(OSError, match="over the .*-byte limit"):
-        download(f"{base}/huge.jpg", max_bytes=size * 2)
-    with pytest.raises(OSError, match="more than the .*-byte limit"):
-        download(f"{base}/endless.jpg", max_bytes=size * 2)  # an undeclared size does not get past the cap
-    started = time.monotonic()
-    with pytest.raises(OSError, match="slow.jpg"):
-        download(f"{base}/slow.jpg", timeout_s=0.5)
-    assert time.monotonic() - started < 2.5
-    with pytest.raises(OSError, match="HTTP 404"):
-        download(f"{base}/missing.jpg")
+    with FakeWeb() as server:
+        server.add("/coffee.jpg", buf.getvalue(), headers={"Content-Type": "image/jpeg"})
+        server.add("/busy.jpg", buf.getvalue(), script=["503", "503"])  # both in-run tries fail, then it works
+        server.add("/notes.jpg", b"plain text, not a photo")
+        server.redirect("/to-file", "file:///etc/passwd")
+        yield server
 
 
 def test_open_images_csv_keeps_attribution(tmp_path: Path) -> None:
@@ -102,20 +46,43 @@ def test_open_images_csv_keeps_attribution(tmp_path: Path) -> None:
         url_items(tmp_path / "bad.csv")
 
 
-def test_a_run_over_urls_records_each_failure_by_url(tmp_path: Path, web) -> None:
-    base, _ = web
+def _url_run(tmp_path: Path, listing: Path, **settings: object) -> RunSummary:
+    config = build_config({"out": tmp_path / "run", "source": "urls", "urls": listing, "per_photo": 1, "workers": 1,
+                           "edit_types": ["color_tone"], **settings}, {})  # fmt: skip
+    return run(config, quiet=True)
+
+
+def test_a_run_over_urls_records_each_failure_by_url_and_retries_only_transient_ones(
+    tmp_path: Path, web: FakeWeb
+) -> None:
     listing = tmp_path / "urls.txt"
-    listing.write_text(f"# photos\n{base}/coffee.jpg\n{base}/missing.jpg\n{base}/to-file\nfile:///etc/passwd\n")
-    out = tmp_path / "run"
-    config = build_config({"out": out, "source": "urls", "urls": listing, "per_photo": 1, "workers": 1,
-                           "edit_types": ["color_tone"]}, {})  # fmt: skip
-    summary = run(config, quiet=True)
-    assert summary.photos == 1 and summary.source_failures == 3
-    db = sqlite3.connect(out / "ledger.sqlite")
-    reasons = dict(db.execute("SELECT uri, reason FROM source_failures"))
-    assert "HTTP 404" in reasons[f"{base}/missing.jpg"]
-    assert "not allowed" in reasons[f"{base}/to-file"] or "refused redirect" in reasons[f"{base}/to-file"]
-    assert "only http and https" in reasons["file:///etc/passwd"]
+    urls = [web.url(p) for p in ("/coffee.jpg", "/missing.jpg", "/to-file", "/busy.jpg", "/notes.jpg")]
+    listing.write_text("# photos\n" + "\n".join(urls) + "\nfile:///etc/passwd\n")
+    summary = _url_run(tmp_path, listing, allow_private_urls=True)
+    assert summary.photos == 1 and summary.source_failures == 5
+    db = sqlite3.connect(tmp_path / "run" / "ledger.sqlite")
+    failures = {uri: (reason, retryable) for uri, reason, retryable in db.execute("SELECT * FROM source_failures")}
+    assert "HTTP 404" in failures[web.url("/missing.jpg")][0]
+    assert "refused redirect to a file URL" in failures[web.url("/to-file")][0]
+    assert "only http and https" in failures["file:///etc/passwd"][0]
+    assert "HTTP 503" in failures[web.url("/busy.jpg")][0]
+    assert {uri for uri, (_, retryable) in failures.items() if retryable} == {web.url("/busy.jpg")}
+    before = dict(web.hits)
+
+    summary = _url_run(tmp_path, listing, allow_private_urls=True)  # the next run: only /busy.jpg again
+    assert summary.source_failures == 4  # the same pixels as coffee.jpg: one photo under two URLs
+    assert db.execute("SELECT COUNT(*) FROM photo_uris WHERE uri = ?", (web.url("/busy.jpg"),)).fetchone()[0] == 1
+    asked_again = {path for path, n in web.hits.items() if n > before.get(path, 0)}
+    assert asked_again == {"/busy.jpg"}
+
+
+def test_a_url_run_refuses_loopback_unless_allowed(tmp_path: Path, web: FakeWeb) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text(web.url("/coffee.jpg") + "\n")
+    summary = _url_run(tmp_path, listing)
+    assert summary.photos == 0 and web.hits["/coffee.jpg"] == 0
+    reason = sqlite3.connect(tmp_path / "run" / "ledger.sqlite").execute("SELECT reason FROM source_failures")
+    assert "loopback address (pass --allow-private-urls" in reason.fetchone()[0]
 
 
 def test_folder_and_samples(photo_dir: Path) -> None:

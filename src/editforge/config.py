@@ -97,6 +97,9 @@ class RunConfig(BaseModel):
     images: Path | None = None  # the photo folder, for source: folder
     urls: Path | None = None  # a .txt of URLs or a .csv with a URL column (Open Images), for source: urls
     max_download_mb: float = Field(default=30.0, gt=0)  # a URL's photo may not be bigger than this
+    allow_private_urls: bool = False  # fetch from loopback/private addresses too (a local mirror)
+    download_connections: int = Field(default=32, ge=1, le=1024)  # URL downloads in flight at once
+    download_deadline_s: float = Field(default=60.0, gt=0)  # the most one URL's whole download may take
     photos: int | None = Field(default=None, ge=1)  # use at most this many photos
     per_photo: int = Field(default=3, ge=1, le=35)  # edit types planned per photo
     edit_types: list[str] | None = None  # restrict to these types (keys or release strings)

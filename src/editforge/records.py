@@ -86,6 +86,7 @@ class SourceFailure(Record):
 
     uri: str
     reason: str
+    retryable: bool = False  # a transient failure (timeout, 5xx, 429): the next run tries this photo again
 
 
 class Task(Record):

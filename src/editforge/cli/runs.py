@@ -67,6 +67,9 @@ def run(
     urls: Path | None = typer.Option(
         None, "--urls", help="A .txt of photo URLs or a .csv with a URL column (e.g. Open Images'); http(s) only."
     ),
+    allow_private_urls: bool | None = typer.Option(
+        None, "--allow-private-urls", help="Fetch URLs on loopback/private addresses too (a local mirror)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create or resume."),
     photos: int | None = typer.Option(None, help="Use at most this many photos."),
     per_photo: int | None = typer.Option(None, "--per-photo", help="Edit types to try per photo (default 3)."),
@@ -99,6 +102,7 @@ def run(
             "images": images,
             "urls": urls,
             "source": "urls" if urls else None,
+            "allow_private_urls": allow_private_urls,
             "out": out,
             "photos": photos,
             "per_photo": per_photo,

@@ -38,9 +38,11 @@ from editforge.models.base import FatalModelError
 from editforge.models.prices import PriceTable
 from editforge.records import Photo, Session, SourceFailure, Task
 from editforge.sources import SourceItem
+from editforge.sources.download import Downloader, DownloadError
 from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
-from editforge.sources.urls import url_items
+from editforge.sources.urlpolicy import UrlPolicy
+from editforge.sources.urls import FetchedItem, UrlItem, url_items
 from editforge.stages.plan import plan_sessions, plan_tasks
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
@@ -76,10 +78,18 @@ def list_sources(config: RunConfig) -> list[SourceItem]:
     if config.source == "samples":
         items: list[SourceItem] = list(sample_items())
     elif config.source == "urls":
-        items = list(url_items(config.urls, int(config.max_download_mb * 1024 * 1024)))  # type: ignore[arg-type]
+        items = list(url_items(config.urls, url_policy(config)))  # type: ignore[arg-type]
     else:
         items = list(folder_items(config.images))  # type: ignore[arg-type]
     return items[: config.photos] if config.photos else items
+
+
+def url_policy(config: RunConfig) -> UrlPolicy:
+    return UrlPolicy(
+        allow_private=config.allow_private_urls,
+        max_bytes=int(config.max_download_mb * 1024 * 1024),
+        deadline_s=config.download_deadline_s,
+    )
 
 
 class LocalRunner:
@@ -322,16 +332,29 @@ class LocalRunner:
         new = [item for item in items if not ledger.is_known_source(item.uri)]
         progress.start("photos", total=len(items), done=len(items) - len(new))
 
+        downloader = Downloader(url_policy(self.config), self.config.download_connections)
+
         async def one(item: SourceItem) -> None:
-            result = await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
+            result: Photo | SourceFailure | None = None
+            if isinstance(item, UrlItem):  # fetched here, many at once; the worker only decodes
+                try:
+                    data = await downloader.fetch(item.uri)
+                    item = FetchedItem(item.uri, attribution=item.attribution, license=item.license, data=data)
+                except DownloadError as exc:
+                    result = SourceFailure(uri=item.uri, reason=str(exc), retryable=exc.retryable)
+            if result is None:
+                result = await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
             if isinstance(result, SourceFailure):
                 ledger.add_source_failure(result)
-                self.console.log(f"[yellow]skipped photo[/] {result.reason}")
+                again = " (will be retried on the next run)" if result.retryable else ""
+                self.console.log(f"[yellow]skipped photo[/] {result.reason}{again}")
             else:
                 ledger.add_photo(result)
             progress.advance("photos")
 
-        await _bounded(one, new, limit=self.config.workers * 2)
+        urls = any(isinstance(item, UrlItem) for item in new)
+        async with downloader:
+            await _bounded(one, new, limit=max(self.config.workers * 2, self.config.download_connections * urls))
         seen: dict[str, Photo] = {}
         for item in items:  # source order, each distinct photo once (duplicates share a pixel hash)
             photo = ledger.photo_for_uri(item.uri)

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS photos (
     photo_id TEXT PRIMARY KEY, uri TEXT NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS photo_uris (uri TEXT PRIMARY KEY, photo_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS source_failures (uri TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_failures (
+    uri TEXT PRIMARY KEY, reason TEXT NOT NULL, retryable INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, photo_id TEXT NOT NULL, edit_type TEXT NOT NULL,
     session_id TEXT, status TEXT NOT NULL DEFAULT 'planned', reason TEXT, json TEXT NOT NULL);
@@ -58,6 +59,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(source_failures)")}
+        if "retryable" not in columns:  # a ledger from before transient failures were told apart
+            self.db.execute("ALTER TABLE source_failures ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -97,6 +101,7 @@ class Ledger:
             self.db.execute(
                 "INSERT OR REPLACE INTO photo_uris (uri, photo_id) VALUES (?, ?)", (photo.uri, photo.photo_id)
             )
+            self.db.execute("DELETE FROM source_failures WHERE uri = ?", (photo.uri,))  # a retry that worked
 
     def photo_for_uri(self, uri: str) -> Photo | None:
         row = self.db.execute(
@@ -116,18 +121,20 @@ class Ledger:
 
     def add_source_failure(self, failure: SourceFailure) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO source_failures (uri, reason) VALUES (?, ?)",
-            (failure.uri, failure.reason),
+            "INSERT OR REPLACE INTO source_failures (uri, reason, retryable) VALUES (?, ?, ?)",
+            (failure.uri, failure.reason, int(failure.retryable)),
         )
 
     def source_failures(self) -> list[SourceFailure]:
-        rows = self.db.execute("SELECT uri, reason FROM source_failures ORDER BY uri")
-        return [SourceFailure(uri=u, reason=r) for u, r in rows]
+        rows = self.db.execute("SELECT uri, reason, retryable FROM source_failures ORDER BY uri")
+        return [SourceFailure(uri=u, reason=r, retryable=bool(t)) for u, r, t in rows]
 
     def is_known_source(self, uri: str) -> bool:
+        """Ingested, or failed for good; a photo whose failure was transient is not known: it is retried."""
         return (
             self.db.execute(
-                "SELECT 1 FROM photo_uris WHERE uri = ? UNION SELECT 1 FROM source_failures WHERE uri = ?",
+                "SELECT 1 FROM photo_uris WHERE uri = ?"
+                " UNION SELECT 1 FROM source_failures WHERE uri = ? AND retryable = 0",
                 (uri, uri),
             ).fetchone()
             is not None
