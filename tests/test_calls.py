@@ -150,3 +150,55 @@ def test_a_429_cools_the_whole_model_down_and_does_not_use_up_tries() -> None:
 
     assert asyncio.run(scenario()) == [0, 1, 2, 3]
     assert asyncio.run(d.call("judge", "t", five_429s_then_ok)) == "ok"  # 5 x 429 > max_tries=2, still served
+
+
+def test_a_timed_out_call_is_counted_as_possibly_billed() -> None:
+    seen: list[tuple] = []
+    d = dispatcher(tries=2, timeout_s=0.2, budget_usd=100.0)
+    d.on_possibly_billed = lambda *row: seen.append(row)
+    with pytest.raises(CallDeferred):
+        asyncio.run(d.call("judge", "t", time.sleep, 0.6, task_id="task-1"))
+    typical = 3000 * 1000.0 / 1e6  # the typical judge call at $1000/Mtok input
+    assert d.possibly_billed == 2 and d.spent_usd == pytest.approx(2 * typical)
+    assert [(role, task, usage.cost_usd) for role, _, task, usage, _, _ in seen] == [("judge", "task-1", typical)] * 2
+    d.close()
+
+
+@pytest.mark.parametrize("provider", ["gemini", "openai"])
+def test_the_engine_deadline_ends_the_sdk_request_itself(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider's own timeout is 120 s; the engine's 0.5 s must end the HTTP request, not leave it
+    running (and billing) in its thread while the retry pays again."""
+    from editforge import taxonomy
+    from editforge.models.registry import build_role
+    from editforge.testing.fake_gemini import FakeGemini
+    from editforge.testing.fake_openai import FakeOpenAI
+
+    key = "test-key-0123456789"
+    fake = FakeGemini(api_key=key, hang_s=30) if provider == "gemini" else FakeOpenAI(api_key=key, hang_s=30)
+    with fake as server:
+        if provider == "gemini":
+            monkeypatch.setenv("GEMINI_API_KEY", key)
+            monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+            monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url)
+        else:
+            monkeypatch.setenv("OPENAI_API_KEY", key)
+            monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        server.script("hang")
+        rewriter = build_role("rewriter", provider, None, {})
+        d = Dispatcher(
+            executors={},
+            execution={"rewriter": "io"},
+            refs={"rewriter": rewriter.ref},
+            limits={rewriter.ref.model: ModelLimits(concurrency=1)},  # one I/O thread
+            retries=RetryPolicy(max_tries=1, base_s=0.01, max_wait_s=0.05),
+            timeout_s=0.5,
+            prices=PriceTable(),
+        )
+        started = time.monotonic()
+        with pytest.raises(CallDeferred):
+            asyncio.run(d.call("rewriter", "t", rewriter.rewrite, "Make the sky orange.", taxonomy.all_types()[0], 1))
+        assert time.monotonic() - started < 3
+        # The one I/O thread is free again within moments: the request ended, it is not hanging for 30 s.
+        assert d.threads.submit(lambda: "free").result(timeout=3) == "free"
+        assert d.possibly_billed == 1
+        d.close()

@@ -111,3 +111,19 @@ def test_the_budget_counts_refused_edits(tmp_path: Path, photo_dir: Path, gemini
     assert gemini.count(role="editor", fault="image_safety") >= 2
     assert runner.summary.stopped and "budget" in runner.summary.stopped
     assert invoice <= 0.3 and runner.summary.spent_usd == pytest.approx(invoice, rel=1e-6)
+
+
+def test_a_timed_out_call_is_recorded_as_possibly_billed(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    gemini.hang_s = 20
+    gemini.script("hang", role="judge")  # no reply: the server may still have done (and billed) it
+    out = tmp_path / "run"
+    runner = _run(out, photo_dir, "gemini", timeout_s=1.0)
+    assert runner.summary.counts.get("planned", 0) == 0  # the retry went through
+    rows = _ledger(out).execute("SELECT role, status, cost_usd FROM calls WHERE possibly_billed = 1").fetchall()
+    assert len(rows) == 1 and rows[0][:2] == ("judge", "timeout") and rows[0][2] > 0
+    invoice = _invoice(gemini.bill(), PriceTable())
+    assert runner.summary.spent_usd == pytest.approx(invoice + rows[0][2], rel=1e-6)  # counted on top
+    status = CliRunner().invoke(app, ["status", str(out)])
+    assert "timed out, possibly billed" in status.output and "(1 calls)" in status.output

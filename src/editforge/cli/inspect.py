@@ -41,6 +41,8 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
             stages.add_row("spent (USD), every billed call", f"{ledger.spent_usd():.4f}")
             failed_calls, failed_usd = ledger.failed_spend()
             stages.add_row("  of which failed calls (refused, unusable)", f"{failed_usd:.4f} ({failed_calls} calls)")
+            timeouts, timeout_usd = ledger.possibly_billed()
+            stages.add_row("  of which timed out, possibly billed", f"{timeout_usd:.4f} ({timeouts} calls)")
             out_console.print(stages)
             types = Table(title="by edit type")
             for column in ("edit type", "planned", "passed", "failed", "error"):

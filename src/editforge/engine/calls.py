@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
 from editforge.config import ModelLimits, RetryPolicy
-from editforge.models.base import Execution, Role, TransientModelError
+from editforge.models.base import REQUEST_DEADLINE_S, Execution, Role, TransientModelError
 from editforge.models.prices import PriceTable
 from editforge.records import ModelRef, Usage
 
@@ -36,6 +36,16 @@ TYPICAL_USAGE: dict[str, Usage] = {
     "editor": Usage(input_tokens=1400, output_tokens=1300, images=1),
     "judge": Usage(input_tokens=3000, output_tokens=150),
 }
+
+
+# How long past its deadline a call may take to come back with the SDK's own timeout error (the request
+# is given the deadline, so it ends by itself) before the engine stops waiting for its thread: a
+# quarter of the deadline, at most this.
+TIMEOUT_GRACE_S = 2.0
+
+# (role, model, task id, priced typical usage, seconds waited, why) of a call that timed out: the
+# server may have done and billed it, so it is recorded and counted at its typical cost.
+PossiblyBilled = Callable[[Role, ModelRef, "str | None", Usage, float, str], None]
 
 
 class BudgetReached(Exception):
@@ -136,6 +146,9 @@ class Dispatcher:
         self._ids = itertools.count()
         self.tries = 0  # calls sent, retries included
         self.transient_errors = 0
+        self.possibly_billed = 0  # timed-out calls, counted at their typical cost
+        self.on_possibly_billed: PossiblyBilled | None = None  # the ledger's record of them
+        self.abandoned = 0  # threads still running a call their caller gave up on (should stay ~0)
 
     def close(self) -> None:
         # Threads blocked on a hung server are not waited for: their SDK timeout ends them.
@@ -144,7 +157,7 @@ class Dispatcher:
     def price(self, role: Role, usage: Usage) -> Usage:
         return usage.model_copy(update={"cost_usd": self.prices.cost(self.refs[role].model, usage)})
 
-    async def call(self, role: Role, label: str, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, role: Role, label: str, fn: Callable[..., T], *args: Any, task_id: str | None = None) -> T:
         """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best."""
         loop = asyncio.get_running_loop()
         if self.execution.get(role, "cpu") != "io":
@@ -169,11 +182,14 @@ class Dispatcher:
             ):
                 with attempt:
                     await gate.enter(TYPICAL_USAGE[role].input_tokens)
+                    sent = time.monotonic()
                     try:
                         self.tries += 1
                         return await self._tracked(role, label, self._timed(loop, fn, *args))
                     except TransientModelError as exc:
                         self.transient_errors += 1
+                        if exc.timed_out:
+                            self._count_possibly_billed(role, task_id, time.monotonic() - sent, exc.reason)
                         if exc.rate_limited:
                             gate.throttle(exc.retry_after or self.retries.base_s)
                         else:
@@ -193,6 +209,15 @@ class Dispatcher:
     def charge(self, cost_usd: float) -> None:
         self.spent_usd += cost_usd
 
+    def _count_possibly_billed(self, role: Role, task_id: str | None, waited_s: float, reason: str) -> None:
+        """A call with no reply in time may still have been done and billed by the server: the budget and
+        the ledger count it at its typical cost (conservatively: it may have cost nothing)."""
+        usage = self.price(role, TYPICAL_USAGE[role])
+        self.charge(usage.cost_usd)
+        self.possibly_billed += 1
+        if self.on_possibly_billed is not None:
+            self.on_possibly_billed(role, self.refs[role], task_id, usage, waited_s, reason)
+
     def _reserve(self, estimate: float) -> None:
         if self.budget_usd is not None and self.spent_usd + self._reserved + estimate > self.budget_usd:
             raise BudgetReached(
@@ -202,11 +227,22 @@ class Dispatcher:
         self._reserved += estimate
 
     async def _timed(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: Any) -> T:
-        future = loop.run_in_executor(self.threads, fn, *args)
+        # The provider hands the deadline to its SDK as the request's timeout, so the HTTP request ends
+        # with it: a timed-out call does not run on in its thread, billing, while its retry bills again.
+        future = loop.run_in_executor(self.threads, _with_deadline, self.timeout_s, fn, *args)
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
+            grace = min(TIMEOUT_GRACE_S, self.timeout_s / 4)
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s + grace)
         except asyncio.TimeoutError:
-            raise TransientModelError(f"no reply within {self.timeout_s:.0f} s") from None
+            # A provider that ignores the deadline: its thread is abandoned, and counted until it ends.
+            self.abandoned += 1
+            future.add_done_callback(self._thread_ended)
+            raise TransientModelError(f"no reply within {self.timeout_s:.0f} s", timed_out=True) from None
+
+    def _thread_ended(self, future: asyncio.Future[Any]) -> None:
+        self.abandoned -= 1
+        if not future.cancelled():
+            future.exception()  # nobody waits for it any more: read, so asyncio does not log it as lost
 
     async def _tracked(self, role: str, label: str, awaitable: Any) -> Any:
         call_id = next(self._ids)
@@ -219,8 +255,20 @@ class Dispatcher:
     def stuck(self, older_than_s: float) -> list[str]:
         """What the watchdog reports: calls running longer than they should."""
         now = time.monotonic()
-        return [
+        lines = [
             f"{c.role} call to {c.model} for {c.label} running {now - c.started:.0f} s"
             for c in self.in_flight.values()
             if now - c.started > older_than_s
         ]
+        if self.abandoned:
+            lines.append(f"{self.abandoned} timed-out call(s) still running in their threads (deadline ignored)")
+        return lines
+
+
+def _with_deadline(deadline_s: float, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)` in an I/O thread with the engine's deadline visible to the provider."""
+    token = REQUEST_DEADLINE_S.set(deadline_s)
+    try:
+        return fn(*args)
+    finally:
+        REQUEST_DEADLINE_S.reset(token)

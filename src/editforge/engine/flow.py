@@ -14,7 +14,7 @@ from rich.console import Console
 from editforge.engine import work
 from editforge.engine.calls import Dispatcher
 from editforge.models.base import Role
-from editforge.records import Attempt, Instruction, Photo, Task, Usage, Verdict
+from editforge.records import Attempt, Instruction, ModelRef, Photo, Task, Usage, Verdict
 from editforge.store.ledger import Ledger
 
 Outcome = str  # "passed" | "failed" | "error" | "deferred"
@@ -36,6 +36,7 @@ class TaskFlow:
         self.threshold = threshold
         self.prefilter = prefilter
         self.console = console
+        dispatcher.on_possibly_billed = self._record_possibly_billed
 
     async def run(self, task: Task, photo: Photo) -> Outcome:
         long = self.ledger.instruction(task.task_id, "long")
@@ -95,7 +96,8 @@ class TaskFlow:
 
     async def _call(self, role: Role | str, task: Task, fn: Any, *args: Any) -> Any:
         started = time.monotonic()
-        result = await self.dispatcher.call(role, f"task {task.task_id} ({task.edit_type})", fn, *args)
+        label = f"task {task.task_id} ({task.edit_type})"
+        result = await self.dispatcher.call(role, label, fn, *args, task_id=task.task_id)  # type: ignore[arg-type]
         elapsed = time.monotonic() - started
         if result is None:  # a prefilter that let the attempt through: nothing to record
             return None
@@ -115,6 +117,13 @@ class TaskFlow:
             _store(self.ledger, priced)
             self.ledger.add_call(role, model, task.task_id, priced.usage, elapsed, error=error)
         return priced
+
+
+    def _record_possibly_billed(
+        self, role: Role, model: ModelRef, task_id: str | None, usage: Usage, waited_s: float, reason: str
+    ) -> None:
+        with self.ledger.transaction():
+            self.ledger.add_call(role, model, task_id, usage, waited_s, error=reason, possibly_billed=True)
 
 
 def _store(ledger: Ledger, record: Instruction | Attempt | Verdict) -> None:

@@ -7,6 +7,7 @@ pixels and text, and say what the call cost. Images are RGB `uint8` arrays of sh
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -44,14 +45,30 @@ class TransientModelError(Exception):
     providers only classify, they never sleep or retry themselves.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, rate_limited: bool = False, timed_out: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.rate_limited = rate_limited  # a 429: the model's quota, shared by every call to it
+        # No reply in time: the server may have done (and billed) the work all the same.
+        self.timed_out = timed_out
 
     def __reduce__(self):
-        return (type(self), (self.reason, self.retry_after, self.rate_limited))
+        return (type(self), (self.reason, self.retry_after, self.rate_limited, self.timed_out))
+
+
+# The engine's deadline for the call running in this thread (seconds), set by the engine around each
+# hosted call. Providers pass it to their SDK as a per-request timeout, so a call the engine gives up
+# on really ends (its HTTP request is closed) instead of running on, and maybe billing, in its thread.
+REQUEST_DEADLINE_S: ContextVar[float | None] = ContextVar("editforge_request_deadline_s", default=None)
+
+
+def request_timeout_s(own_timeout_s: float) -> float:
+    """The timeout for this request: the provider's own, or the engine's deadline when that is sooner."""
+    deadline = REQUEST_DEADLINE_S.get()
+    return own_timeout_s if deadline is None else min(own_timeout_s, deadline)
 
 
 class FatalModelError(Exception):

@@ -29,6 +29,7 @@ from editforge.models.base import (
     Role,
     TextReply,
     WriteRequest,
+    request_timeout_s,
 )
 from editforge.models.gemini_wire import KEY_VARIABLES, Reply, classify, failure, read_reply
 from editforge.records import ModelRef, Usage
@@ -152,11 +153,16 @@ class _GeminiRole:
         return types.GenerateContentConfig(**extra)
 
     def _call(self, contents: list[Any], config: Any) -> Reply:
+        from google.genai import types
+
         secret = self._key.get()
+        timeout_s = request_timeout_s(self.timeout_s)
+        if timeout_s < self.timeout_s:  # the engine's deadline is sooner: the request itself must end then
+            config = config.model_copy(update={"http_options": types.HttpOptions(timeout=int(timeout_s * 1000))})
         try:
             response = self.client().models.generate_content(model=self.model, contents=contents, config=config)
         except Exception as exc:
-            mapped = classify(exc, self.model, secret, self.timeout_s)
+            mapped = classify(exc, self.model, secret, timeout_s)
             if mapped is exc:
                 raise
             raise mapped from None  # the SDK's exception may quote request headers: not chained

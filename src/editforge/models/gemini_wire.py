@@ -114,7 +114,9 @@ def classify(exc: BaseException, model: str, secret: str | None, timeout_s: floa
         kind = "timeout" if "Timeout" in type(exc).__name__ else "connection failed"
         detail = redact(str(exc), secret) or type(exc).__name__
         limit = f" after {timeout_s:g} s" if kind == "timeout" else ""
-        return TransientModelError(f"gemini {model}: {kind}{limit} ({type(exc).__name__}: {detail})")
+        return TransientModelError(
+            f"gemini {model}: {kind}{limit} ({type(exc).__name__}: {detail})", timed_out=kind == "timeout"
+        )
     if isinstance(exc, pydantic.ValidationError | errors.UnknownApiResponseError):
         # A 200 whose body the SDK could not read: bad base64 in an image part, not JSON, ...
         detail = redact(str(exc), secret)

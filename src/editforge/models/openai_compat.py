@@ -52,6 +52,7 @@ from editforge.models.base import (
     Role,
     TextReply,
     WriteRequest,
+    request_timeout_s,
 )
 from editforge.models.openai_errors import mapped_errors, scrub
 from editforge.models.registry import ProviderError
@@ -233,6 +234,10 @@ class _OpenAIRole:
                 )
             return self._client
 
+    def _timeout(self) -> float:
+        """Per request: the engine's deadline when sooner than ours, so an abandoned call really ends."""
+        return request_timeout_s(self.options.timeout_s)
+
     def _secret(self) -> str | None:
         return None if self.options.no_key else os.environ.get(self.options.api_key_env)
 
@@ -255,7 +260,7 @@ class _ChatRole(_OpenAIRole):
         if response_format is not None:
             kwargs["response_format"] = response_format
         with self._errors():
-            completion = self.client.chat.completions.create(**kwargs)
+            completion = self.client.chat.completions.create(**kwargs, timeout=self._timeout())
         return self._reply_text(completion)
 
     def _reply_text(self, completion: Any) -> tuple[str, Usage]:
@@ -346,7 +351,7 @@ class OpenAIEditor(_OpenAIRole):
         if self.options.quality:
             kwargs["quality"] = self.options.quality
         with self._errors():
-            response = self.client.images.edit(**kwargs)
+            response = self.client.images.edit(**kwargs, timeout=self._timeout())
         data = list(getattr(response, "data", None) or [])
         raw = self._raw(response, data)
         used = getattr(response, "usage", None)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from editforge.models.base import FatalModelError, ModelCallError, TransientModelError
+from editforge.models.base import FatalModelError, ModelCallError, TransientModelError, request_timeout_s
 
 # Codes OpenAI gives a 400 that every later call would get too: a setting to fix, not an item to skip.
 CONFIG_CODES = {"unsupported_parameter", "unsupported_value", "model_not_found"}
@@ -111,7 +111,8 @@ def mapped_errors(label: str, options: Any, secret: str | None) -> Iterator[None
     try:
         yield
     except openai.APITimeoutError:
-        raise TransientModelError(f"{label}: no reply within {options.timeout_s:g} s") from None
+        timeout_s = request_timeout_s(options.timeout_s)
+        raise TransientModelError(f"{label}: no reply within {timeout_s:g} s", timed_out=True) from None
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc.__context__
         why = scrub(f"{type(cause).__name__}: {cause}" if cause else str(exc), secret)[:300]

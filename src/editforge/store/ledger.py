@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
     prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL, input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL, images INTEGER NOT NULL, cost_usd REAL NOT NULL,
-    elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL);
+    elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL, possibly_billed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'planned',
     reason TEXT, json TEXT NOT NULL);
@@ -59,9 +59,18 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process kill
         self.db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since a ledger was made: a run from an older version resumes as it is."""
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(source_failures)")}
         if "retryable" not in columns:  # a ledger from before transient failures were told apart
             self.db.execute("ALTER TABLE source_failures ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0")
+        calls = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
+        if "possibly_billed" not in calls:
+            # 1 for a call that timed out: the server may have done and billed it. Its row carries the
+            # call's typical cost, so spend and the budget count it conservatively.
+            self.db.execute("ALTER TABLE calls ADD COLUMN possibly_billed INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -269,19 +278,27 @@ class Ledger:
 
     # -- calls: one row per model call, with what it cost ----------------------------------------
     def add_call(
-        self, role: str, model: ModelRef, task_id: str | None, usage: Usage, elapsed_s: float, error: str | None = None
+        self,
+        role: str,
+        model: ModelRef,
+        task_id: str | None,
+        usage: Usage,
+        elapsed_s: float,
+        error: str | None = None,
+        possibly_billed: bool = False,
     ) -> None:
+        """One model call. `possibly_billed`: it timed out, so `usage` is its typical size, not a bill."""
         self.db.execute(
             "INSERT INTO calls (role, provider, model, prompt_version, task_id, status, input_tokens,"
-            " output_tokens, images, cost_usd, elapsed_s, error, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " output_tokens, images, cost_usd, elapsed_s, error, created, possibly_billed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 role,
                 model.provider,
                 model.model,
                 model.prompt_version,
                 task_id,
-                "failed" if error else "ok",
+                "timeout" if possibly_billed else "failed" if error else "ok",
                 usage.input_tokens,
                 usage.output_tokens,
                 usage.images,
@@ -289,6 +306,7 @@ class Ledger:
                 elapsed_s,
                 error,
                 time.time(),
+                int(possibly_billed),
             ),
         )
 
@@ -299,6 +317,13 @@ class Ledger:
         """(calls, USD) of calls that were billed but gave nothing usable: refusals, unparseable replies."""
         calls, cost = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM calls WHERE status = 'failed' AND cost_usd > 0"
+        ).fetchone()
+        return int(calls), float(cost)
+
+    def possibly_billed(self) -> tuple[int, float]:
+        """(calls, USD counted) of calls that timed out and may have been billed."""
+        calls, cost = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM calls WHERE possibly_billed = 1"
         ).fetchone()
         return int(calls), float(cost)
 

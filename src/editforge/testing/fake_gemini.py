@@ -303,9 +303,6 @@ class FakeGemini:
                 self._closed.wait(self._latency(digest))
             call.status = self._serve(h, request, model, version, fault, call)
             call.answered = time.monotonic()
-            if call.status == 200:
-                with self._lock:
-                    self.paid[(model, digest)] += 1
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             h.close_connection = True  # the client went away (it timed out): nothing to tell it
         except Exception as exc:  # a bug in the fake must show in a test, not kill the server
@@ -359,6 +356,8 @@ class FakeGemini:
         call.usage = reply["usageMetadata"]
         parts = [p for c in reply.get("candidates", []) for p in c.get("content", {}).get("parts", [])]
         call.images = sum("inlineData" in p for p in parts)
+        with self._lock:  # counted before sending: a client that has its answer finds it counted
+            self.paid[(call.model, call.digest)] += 1
         self._send(h, 200, reply)
         return 200
 
