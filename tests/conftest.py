@@ -78,3 +78,13 @@ def expected(run_dir: Path) -> dict[str, list]:
             "preference": [v for v in views if v.example.kind == "preference"],
             "multi_turn": list(session_views(ledger)),
         }
+
+
+# -- one local Ray for every Ray test of a session (started only when a test asks for it) -------------
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray with 4 logical CPUs (on 2 cores fewer starve its own actors); yields its address."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

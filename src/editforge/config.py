@@ -89,6 +89,38 @@ class SessionSettings(BaseModel):
         return value
 
 
+class RayPool(BaseModel):
+    """One pool of Ray actors: how many (autoscaled between the bounds by demand), and what each asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_actors: int = Field(default=1, ge=0)  # kept alive even when idle
+    max_actors: int | None = Field(default=None, ge=1)  # None: `workers` for the CPU pool, 1 per device role
+    num_cpus: float = Field(default=1.0, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)  # device roles default to 1 GPU each (see RaySettings.pool)
+    max_concurrency: int = Field(default=1, ge=1)  # calls one actor holds at once: a batching worker's batch size
+
+
+class RaySettings(BaseModel):
+    """How `engine: ray` lays the run out on a Ray cluster (docs/scale.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    local_cpus: int = Field(default=4, ge=1)  # logical CPUs of a Ray this run starts itself (no address given)
+    cpu: RayPool = Field(default_factory=RayPool)  # offline roles, ingest and the prefilter share one pool
+    roles: dict[Literal["writer", "rewriter", "editor", "judge"], RayPool] = Field(default_factory=dict)
+    resubmits: int = Field(default=3, ge=0)  # a call whose actor died is sent to another this many times
+    idle_s: float = Field(default=60.0, gt=0)  # an actor above min_actors idle this long is released
+
+    def pool(self, role: str, execution: str, workers: int) -> RayPool:
+        """The pool settings for a role, with the defaults filled in: a device role gets 1 GPU per actor."""
+        if execution != "device":
+            spec = self.cpu
+            return spec if spec.max_actors else spec.model_copy(update={"max_actors": max(workers, spec.min_actors)})
+        spec = self.roles.get(role) or RayPool(num_gpus=1.0)  # type: ignore[call-overload]
+        return spec if spec.max_actors else spec.model_copy(update={"max_actors": max(1, spec.min_actors)})
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,6 +153,10 @@ class RunConfig(BaseModel):
     budget_usd: float | None = Field(default=None, ge=0)  # stop cleanly before spending more
     prices: dict[str, Price] = Field(default_factory=dict)  # USD; overrides the shipped table
     judge_prefilter: bool = True  # the metric judge first: unchanged/broken edits never reach a paid judge
+    engine: Literal["local", "ray"] = "local"  # where the work runs; the run directory is the same either way
+    ray_address: str | None = None  # a cluster ("auto", "ray://head:10001"); else RAY_ADDRESS; else a local Ray
+    ray: RaySettings = Field(default_factory=RaySettings)
+    images_uri: str | None = None  # the image store elsewhere (s3://…, gs://…, file://…), through fsspec
 
     @field_validator("edit_types")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from editforge.config import RunConfig
+from editforge.config import ConfigError, RunConfig
 from editforge.engine.runner import LocalRunner, RunSummary
 from editforge.export import export_all
 from editforge.export.common import INSTALL_HINT, missing_dependencies
@@ -21,7 +21,15 @@ from editforge.store.ledger import Ledger
 
 
 def make_runner(config: RunConfig, console: Console | None = None, quiet: bool = False) -> LocalRunner:
-    """The engine the config asks for."""
+    """The engine the config asks for; Ray is imported only when it is the one asked for."""
+    if config.engine == "ray":
+        try:
+            from editforge.engine.ray_runner import RayRunner
+        except ModuleNotFoundError as exc:
+            if exc.name != "ray":
+                raise
+            raise ConfigError("engine: ray needs Ray: pip install 'editforge[ray]'") from None
+        return RayRunner(config, console=console, quiet=quiet)
     return LocalRunner(config, console=console, quiet=quiet)
 
 

@@ -86,6 +86,13 @@ def run(
     multi_turn: int | None = typer.Option(
         None, "--multi-turn", help="Multi-turn sessions to build from passing examples (targets.multi_turn)."
     ),
+    engine: str | None = typer.Option(
+        None, "--engine", help="Where the work runs: local (default) or ray (RAY_ADDRESS or a local Ray)."
+    ),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster to join (ray://host:10001)."),
+    images_uri: str | None = typer.Option(
+        None, "--images-uri", help="Keep the run's images on object storage (s3://…, gs://…, file://…)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the pipeline on a folder of photos. Killed? Run the same command again to resume.
@@ -114,6 +121,9 @@ def run(
             "max_side": max_side,
             "budget_usd": budget,
             "roles": _all_roles(provider),
+            "engine": engine,
+            "ray_address": ray_address,
+            "images_uri": images_uri,
         }
         if multi_turn is not None:
             overrides["targets"] = {**file_values.get("targets", {}), "multi_turn": multi_turn}

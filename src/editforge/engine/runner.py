@@ -44,6 +44,7 @@ from editforge.sources.samples import sample_items
 from editforge.sources.urlpolicy import UrlPolicy
 from editforge.sources.urls import FetchedItem, UrlItem, url_items
 from editforge.stages.plan import plan_sessions, plan_tasks
+from editforge.store.images import record_images_uri
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
 
@@ -122,8 +123,12 @@ class LocalRunner:
         cv2.setNumThreads(max(1, (os.cpu_count() or 1) // self.config.workers))
         with RunLock(self.run_dir), Ledger(self.run_dir / "ledger.sqlite") as ledger:
             self._check_same_run(ledger)
+            try:
+                record_images_uri(self.run_dir, self.config.images_uri)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
             models = work.build_models(self.config.roles)
-            work.init_parent(self.run_dir, self.config.roles, models)
+            work.init_parent(self.run_dir, self.config.roles, models, self.config.images_uri)
             summary = RunSummary()
             progress = RunProgress(self.console, self.quiet)
             try:
@@ -165,7 +170,7 @@ class LocalRunner:
         with ProcessPoolExecutor(
             max_workers=self.config.workers,
             initializer=work.init_worker,
-            initargs=(self.run_dir, self.config.roles),
+            initargs=(self.run_dir, self.config.roles, self.config.images_uri),
         ) as pool:
             yield {"ingest": pool, "prefilter": pool, **dict.fromkeys(models, pool)}
 

@@ -7,6 +7,7 @@ small records; pixels travel through the run's image store on disk.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from editforge.stages.edit import edit_attempt
 from editforge.stages.ingest import ingest_photo
 from editforge.stages.judge import judge_attempt, judge_attempt_with_flag
 from editforge.stages.write import rewrite_instruction, write_instruction
-from editforge.store.images import ImageStore
+from editforge.store.images import ImageStore, open_image_store
 
 
 @dataclass
@@ -35,11 +36,13 @@ class StageFailure:
 class WorkerContext:
     run_dir: Path
     roles: Roles
-    images: ImageStore = field(init=False)
     _models: dict[str, Any] = field(default_factory=dict)
+    images_uri: str | None = None  # the image store on object storage, else under the run directory
+    images: ImageStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.images = ImageStore(self.run_dir)
+        # Told explicitly, never looked up: a worker on another node may not see the run directory's files.
+        self.images = open_image_store(self.run_dir, self.images_uri) if self.images_uri else ImageStore(self.run_dir)
 
     def model(self, role: Role | Literal["prefilter"]) -> Any:
         if role not in self._models:
@@ -54,18 +57,19 @@ class WorkerContext:
 _context: WorkerContext | None = None
 
 
-def init_parent(run_dir: Path, roles: Roles, models: dict[str, Any]) -> None:
+def init_parent(run_dir: Path, roles: Roles, models: dict[str, Any], images_uri: str | None = None) -> None:
     """The runner's own context, for I/O-bound models it calls from threads (models already built)."""
     global _context
-    _context = WorkerContext(run_dir, roles, dict(models))
+    _context = WorkerContext(run_dir, roles, dict(models), images_uri)
 
 
-def init_worker(run_dir: Path, roles: Roles) -> None:
-    """Process-pool initializer: each worker builds its own models, once."""
+def init_worker(run_dir: Path, roles: Roles, images_uri: str | None = None) -> None:
+    """Worker initializer (a pool process or a Ray actor): each worker builds its own models, once."""
     global _context
     # Ctrl-C is the parent's to handle: it stops handing out work and leaves a resumable ledger.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _context = WorkerContext(run_dir, roles)
+    with contextlib.suppress(ValueError):  # not the main thread (a threaded Ray actor): no signals to set
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _context = WorkerContext(run_dir, roles, images_uri=images_uri)
 
 
 def context() -> WorkerContext:

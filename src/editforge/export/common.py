@@ -24,7 +24,7 @@ from editforge.dataset import ExampleView, SessionView, example_views, session_v
 from editforge.images import decode_png, encode_png
 from editforge.records import ModelRef
 from editforge.stages.align import AlignMethod, align_to
-from editforge.store.images import ImageStore
+from editforge.store.images import open_image_store
 from editforge.store.ledger import Ledger
 
 Subset = Literal["sft", "preference", "multi_turn"]
@@ -135,16 +135,16 @@ class ImageReader:
     """Reads store images as PNG bytes; edits are aligned to their source size when asked."""
 
     def __init__(self, run_dir: Path, align: AlignMethod) -> None:
-        self.store = ImageStore(Path(run_dir))
+        self.store = open_image_store(Path(run_dir))  # wherever the run keeps its images
         self.align = align
 
     def source(self, rel: str) -> Blob:
-        data = self.store.path(rel).read_bytes()
+        data = self.store.read_bytes(rel)
         return Blob(rel, data, png_size(data))
 
     def edit(self, rel: str, width: int, height: int) -> Blob:
         """An edit, put on the (width, height) geometry of its source when alignment is on."""
-        data = self.store.path(rel).read_bytes()
+        data = self.store.read_bytes(rel)
         size = png_size(data)
         if self.align == "none":
             return Blob(rel, data, size)

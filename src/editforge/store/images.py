@@ -39,9 +39,8 @@ class ImageStore:
     def put(self, image: np.ndarray) -> str:
         key = pixel_hash(image)
         rel = f"images/{key[:2]}/{key}.png"
-        target = self.run_dir / rel
-        if not target.exists():  # stored once: a retried or resumed call costs no second write
-            write_atomic(target, encode_png(image))
+        if not self._exists(rel):  # stored once: a retried or resumed call costs no second write
+            self._write(rel, encode_png(image))
         self._remember(rel, image.copy())  # the caller keeps its array and may change it
         return rel
 
@@ -50,9 +49,15 @@ class ImageStore:
         if cached is not None:
             self._cache.move_to_end(rel)
             return cached.copy()  # callers may modify what they get
-        image = decode_png(self.path(rel).read_bytes())
+        image = decode_png(self.read_bytes(rel))
         self._remember(rel, image)
         return image.copy()
+
+    def _exists(self, rel: str) -> bool:
+        return (self.run_dir / rel).exists()
+
+    def _write(self, rel: str, data: bytes) -> None:
+        write_atomic(self.run_dir / rel, data)
 
     def _remember(self, rel: str, image: np.ndarray) -> None:
         if self._cache_size:
@@ -61,8 +66,48 @@ class ImageStore:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
+    def read_bytes(self, rel: str) -> bytes:
+        """The stored PNG file as it is (exports copy it without decoding)."""
+        return self.path(rel).read_bytes()
+
     def path(self, rel: str) -> Path:
         resolved = (self.run_dir / rel).resolve()
         if not resolved.is_relative_to(self.run_dir.resolve()):
             raise ValueError(f"image path {rel!r} escapes the run directory")
         return resolved
+
+
+def open_image_store(run_dir: Path, uri: str | None = None) -> ImageStore:
+    """The run's image store: under the run directory, or at `uri` (object storage) when the run said so.
+
+    `uri` None means "whatever this run uses": the one recorded by `record_image_store`, else local."""
+    if uri is None:
+        uri = recorded_images_uri(run_dir)
+    if uri is None:
+        return ImageStore(run_dir)
+    from editforge.store.remote_images import FsspecImageStore  # fsspec only for runs that use it
+
+    return FsspecImageStore(run_dir, uri)
+
+
+IMAGES_URI_FILE = "images_uri.txt"  # in the run directory: where its images live, when not under it
+
+
+def recorded_images_uri(run_dir: Path) -> str | None:
+    marker = Path(run_dir) / IMAGES_URI_FILE
+    return marker.read_text(encoding="utf-8").strip() or None if marker.exists() else None
+
+
+def record_images_uri(run_dir: Path, uri: str | None) -> None:
+    """Pin the run's image store on first use; a resume that points elsewhere would lose its images."""
+    recorded = recorded_images_uri(run_dir)
+    local = Path(run_dir) / "images"
+    started = recorded is None and local.is_dir() and any(local.iterdir())
+    if recorded == uri:
+        return
+    if recorded is not None or started:
+        raise ValueError(
+            f"{run_dir} keeps its images {'at ' + recorded if recorded else 'under the run directory'}; "
+            f"resume it with images_uri {recorded or 'unset'} (asked: {uri or 'unset'})"
+        )
+    write_atomic(Path(run_dir) / IMAGES_URI_FILE, f"{uri}\n".encode())

@@ -1,0 +1,193 @@
+"""A pool of Ray actors behind the standard `concurrent.futures.Executor` interface.
+
+The dispatcher hands every non-I/O call to `loop.run_in_executor(executor, fn, *args)`; this class is
+that executor on a cluster. Each actor runs `work.init_worker` once (builds its models, opens the image
+store) and then `fn(*args)` per call — the same functions, arguments and results as a local worker
+process. A call goes to the least loaded live actor; when every actor is full and the pool is below
+`max_actors` a new one is started (Ray places it wherever the resources it asks for are free), and an
+actor above `min_actors` left idle for `idle_s` is released.
+
+Faults: an actor that dies (its process killed, its node lost, out of memory) fails its calls with a
+`RayActorError`; the pool drops it and sends those calls again to another actor, up to `resubmits`
+times. Nothing is written twice: the worker functions only return records (images are content
+addressed, so writing one again is a no-op) and the driver alone writes the ledger, once per result.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.exceptions import ObjectLostError, RayActorError, RayTaskError, WorkerCrashedError
+
+from editforge.config import RayPool, Roles
+from editforge.engine import work
+
+# Errors that say "the worker went away", not "the call failed": the call is sent again elsewhere.
+LOST = (RayActorError, WorkerCrashedError, ObjectLostError)
+
+
+class RoleWorker:
+    """One Ray actor: a worker process of the local engine, placed by Ray."""
+
+    def __init__(self, run_dir: str, roles: Roles, images_uri: str | None, cv_threads: int) -> None:
+        import cv2
+
+        cv2.setNumThreads(cv_threads)  # the actor's CPUs are the parallelism, as in the local pool
+        work.init_worker(Path(run_dir), roles, images_uri)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
+
+@dataclass
+class _Actor:
+    handle: Any
+    pid_ref: Any  # ObjectRef of its pid: known once it has started
+    in_flight: int = 0
+    idle_since: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: Future
+    resubmitted: int = 0
+
+
+class PoolLost(RuntimeError):
+    """A call's actors died more often than the pool resends it."""
+
+
+class ActorPoolExecutor(Executor):
+    def __init__(
+        self,
+        name: str,
+        spec: RayPool,
+        init_args: tuple[Any, ...],
+        resubmits: int = 3,
+        idle_s: float = 60.0,
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.max_actors = spec.max_actors or 1
+        self.resubmits = resubmits
+        self.idle_s = idle_s
+        cv_threads = max(1, int(spec.num_cpus))
+        self._remote = ray.remote(RoleWorker).options(
+            num_cpus=spec.num_cpus,
+            num_gpus=spec.num_gpus,
+            max_concurrency=spec.max_concurrency,
+            max_restarts=0,  # the pool replaces a dead actor itself and resends its calls
+            name=None,
+        )
+        self._init_args = (*init_args, cv_threads)
+        self._lock = threading.Lock()
+        self._actors: list[_Actor] = []
+        self._closed = False
+        self.started = 0  # actors started over the pool's life
+        self.lost_actors = 0  # actors found dead
+        self.resent = 0  # calls sent again after their actor died
+        for _ in range(spec.min_actors):
+            self._start_actor()
+
+    # -- Executor -----------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if kwargs:
+            raise TypeError("ActorPoolExecutor.submit takes positional arguments only")
+        if self._closed:
+            raise RuntimeError(f"{self.name} pool is shut down")
+        call = _Call(fn, args, Future())
+        call.future.set_running_or_notify_cancel()
+        self._send(call)
+        return call.future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            actors, self._actors = self._actors, []
+        for actor in actors:
+            ray.kill(actor.handle, no_restart=True)
+
+    # -- what the tests and the benchmark look at ---------------------------------------------------
+    def pids(self, timeout_s: float = 60.0) -> list[int]:
+        """The process ids of the live actors (waits for them to start)."""
+        with self._lock:
+            refs = [a.pid_ref for a in self._actors]
+        return list(ray.get(refs, timeout=timeout_s))
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return len(self._actors)
+
+    # -- inside -------------------------------------------------------------------------------------
+    def _start_actor(self) -> _Actor:
+        handle = self._remote.remote(*self._init_args)
+        actor = _Actor(handle, handle.pid.remote())
+        self._actors.append(actor)
+        self.started += 1
+        return actor
+
+    def _pick(self) -> _Actor:
+        """The least loaded actor; a new one when all are full and the pool may grow. Holds the lock."""
+        self._release_idle()
+        free = [a for a in self._actors if a.in_flight < self.spec.max_concurrency]
+        if free:
+            return min(free, key=lambda a: a.in_flight)
+        if len(self._actors) < self.max_actors:
+            return self._start_actor()
+        return min(self._actors, key=lambda a: a.in_flight)  # queue on the actor that will free up first
+
+    def _release_idle(self) -> None:
+        now = time.monotonic()
+        for actor in list(self._actors):
+            if len(self._actors) <= self.spec.min_actors:
+                return
+            if actor.in_flight == 0 and now - actor.idle_since > self.idle_s:
+                self._actors.remove(actor)
+                ray.kill(actor.handle, no_restart=True)
+
+    def _send(self, call: _Call) -> None:
+        with self._lock:
+            if self._closed:
+                call.future.set_exception(RuntimeError(f"{self.name} pool is shut down"))
+                return
+            actor = self._pick()
+            actor.in_flight += 1
+        ref = actor.handle.call.remote(call.fn, *call.args)
+        # Ray completes this future on its own thread: hand the result over and return at once.
+        ref.future().add_done_callback(lambda done: self._finished(actor, call, done))
+
+    def _finished(self, actor: _Actor, call: _Call, done: Future) -> None:
+        error = done.exception()
+        with self._lock:
+            actor.in_flight -= 1
+            actor.idle_since = time.monotonic()
+            if isinstance(error, LOST) and actor in self._actors:
+                self._actors.remove(actor)  # dead: every other call it held fails the same way
+                self.lost_actors += 1
+        if error is None:
+            call.future.set_result(done.result())
+        elif isinstance(error, LOST) and call.resubmitted < self.resubmits and not self._closed:
+            call.resubmitted += 1
+            self.resent += 1
+            # Not from Ray's callback thread: submitting from it can wait on itself.
+            threading.Thread(target=self._send, args=(call,), daemon=True).start()
+        elif isinstance(error, LOST):
+            call.future.set_exception(PoolLost(f"{self.name}: the call's actor died {call.resubmitted + 1} times"))
+        elif isinstance(error, RayTaskError) and isinstance(error.cause, Exception):
+            call.future.set_exception(error.cause)  # the worker's own exception, as a local pool raises it
+        else:
+            call.future.set_exception(error)
