@@ -17,7 +17,7 @@ ROOT = Path(offline.__file__).parent
 PREFIX = "editforge.models.offline"
 # package -> the sibling packages it must never import
 FORBIDDEN = {
-    "judge": ("writer", "editor"),
+    "judge": ("writer", "editor", "core.intent"),  # the judge reads instructions its own way
     "writer": ("editor", "judge"),
     "editor": ("writer", "judge"),
     "core": ("writer", "editor", "judge"),

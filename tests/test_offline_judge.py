@@ -291,3 +291,21 @@ def test_hard_fail_marks_what_a_judge_chain_may_stop_on() -> None:
     assert judge.judge(photo, flipped, "remove the cup", remove).hard_fail is None
     warm = np.clip(photo.astype(np.float32) * [1.12, 1.0, 0.85], 0, 255).astype(np.uint8)
     assert judge.judge(photo, warm, "make it warmer", taxonomy.get("color_tone")).hard_fail is None
+
+
+@pytest.mark.parametrize(
+    ("instruction", "key", "right", "forbidden"),
+    [
+        ("Make the photo less warm: cool it down.", "color_tone", gains(0.85, 1.0, 1.16), gains(1.15, 1.03, 0.85)),
+        ("Not brighter - reduce the brightness, make it moodier.", "global_lighting", gains(0.7, 0.7, 0.7),
+         gains(1.3, 1.3, 1.3)),
+        ("Make it snow, instead of rain.", "weather", None, rain),
+    ],
+)  # fmt: skip
+def test_the_refused_direction_fails(instruction: str, key: str, right: Edit | None, forbidden: Edit) -> None:
+    src = photo("coffee")
+    refused = JUDGE.judge(src, forbidden(src, 1.0), instruction, taxonomy.get(key))
+    assert refused.scores is not None and refused.scores.weighted() < DEFAULT_THRESHOLD, refused.rationale
+    if right is not None:
+        kept = JUDGE.judge(src, right(src, 1.0), instruction, taxonomy.get(key))
+        assert kept.scores is not None and kept.scores.weighted() >= DEFAULT_THRESHOLD, kept.rationale

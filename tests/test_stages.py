@@ -59,6 +59,15 @@ def _verdict(i: int, score: float) -> Verdict:
     return Verdict(attempt_id=f"a{i}", task_id="t", status="scored", scores=s, model=REF)
 
 
+def test_a_hard_failure_is_never_kept_whatever_its_score() -> None:
+    wrecked = _verdict(1, 0.9).model_copy(update={"hard_fail": "no visible change"})
+    assert wrecked.passed is False
+    assert Verdict.model_validate_json(wrecked.model_dump_json()).passed is False  # survives the ledger
+    assert curate("t", [_attempt(1)], {"a1": wrecked}) == []
+    sft, pref = curate("t", [_attempt(1), _attempt(2)], {"a1": wrecked, "a2": _verdict(2, 0.8)})
+    assert sft.chosen_attempt_id == "a2" and pref.rejected_attempt_ids == ["a1"]
+
+
 def test_first_try_pass_is_sft_only() -> None:
     examples = curate("t", [_attempt(1)], {"a1": _verdict(1, 0.9)})
     assert [e.kind for e in examples] == ["sft"]

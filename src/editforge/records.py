@@ -175,6 +175,9 @@ class Verdict(Record):
     model: ModelRef
     raw_reply: str = ""
     usage: Usage = Field(default_factory=Usage)
+    # Why the output is plainly unusable (no change, blank, another picture, wrecked), when the judge says
+    # so: such an attempt fails at every threshold, whatever its weighted score.
+    hard_fail: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -195,7 +198,7 @@ class Verdict(Record):
         """True / False for a scored attempt; None when the judge abstained or failed."""
         if self.status != "scored" or self.scores is None:
             return None
-        return self.scores.weighted() >= self.threshold
+        return self.hard_fail is None and self.scores.weighted() >= self.threshold
 
 
 class Example(Record):

@@ -11,9 +11,10 @@ from editforge.records import Attempt, Example, Verdict
 
 
 def first_pass(attempts: list[Attempt], verdicts: dict[str, Verdict]) -> Attempt | None:
+    """The first attempt that passed; a verdict with a hard failure never passes, whatever its score."""
     for attempt in sorted(attempts, key=lambda a: a.index):
         verdict = verdicts.get(attempt.attempt_id)
-        if attempt.status == "ok" and verdict is not None and verdict.passed:
+        if attempt.status == "ok" and verdict is not None and verdict.passed and verdict.hard_fail is None:
             return attempt
     return None
 

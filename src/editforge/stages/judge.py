@@ -48,5 +48,6 @@ def judge_attempt_with_flag(
         rationale=reply.rationale,
         raw_reply=reply.raw,
         usage=reply.usage,
+        hard_fail=reply.hard_fail,
     )
     return verdict, reply.hard_fail

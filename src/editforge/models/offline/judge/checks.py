@@ -280,6 +280,9 @@ def _precipitation(v: Views, condition: str) -> tuple[float, str, dict[str, floa
         return strength, evidence, measures
     strength = float(np.sqrt(max(strength_of(added.energy, FULL_FLAKE_ENERGY) * strength_of(jumps, FULL_FLAKES), 0.0)))
     evidence = f"new bright flakes cover {jumps:.1%} of the frame, added detail {added.energy:.1f} levels"
+    if strength > 0 and (streaky := fraction_between(added.coherence, 0.15, MIN_STREAK_COHERENCE)) > 0:
+        strength *= 1 - streaky  # flakes fall every way; one-way streaks are rain
+        evidence += f", but the added detail runs one way (coherence {added.coherence:.2f}): rain streaks"
     if strength > 0 and added.source_tie > MAX_WEATHER_TIE:
         strength = 0.0
         evidence += f", but the change follows the source's edges (tie {added.source_tie:.2f})"

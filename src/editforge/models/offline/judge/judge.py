@@ -1,7 +1,7 @@
 """The offline metric judge: Pico-Banana's four criteria, measured instead of asked.
 
 No key, no GPU. For each edit type the classical editor does, a check (checks*.py)
-reads the instruction's asked direction with `intent.parse_instruction` and measures whether that
+reads the instruction's asked value with its own reading (instruction.py) and measures whether that
 change happened; seamlessness, preservation and technical quality come from plain measurements
 (metrics.py). For any other type it abstains: scores None, with the reason — it never guesses.
 
@@ -13,22 +13,39 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import numpy as np
 
 from editforge.models.base import JudgeReply
-from editforge.models.offline.core.intent import parse_instruction
 from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge.checks import (
+    KEEP_TONE,
+    LOSE_TONE,
+    Outcome,
+    Params,
+    Spec,
+    Views,
+    fraction_between,
+    with_preservation,
+)
 from editforge.models.offline.judge.checks import SPECS as LOOK_SPECS
-from editforge.models.offline.judge.checks import Outcome, Params, Spec, Views, fraction_between
 from editforge.models.offline.judge.checks_spatial import SEAM_BAD, SEAM_OK
 from editforge.models.offline.judge.checks_spatial import SPECS as SPATIAL_SPECS
 from editforge.models.offline.judge.checks_style import SPECS as STYLE_SPECS
 from editforge.models.offline.judge.checks_text import check_text_font_color
+from editforge.models.offline.judge.instruction import read_request
+from editforge.models.offline.judge.metrics_structure import related_layout
+from editforge.models.offline.judge.quality import degradation
 from editforge.records import ModelRef, Scores
 from editforge.taxonomy import EditType
 
+
+def _unchanged(v: Views, params: Params | None) -> Outcome:
+    """For a type without a check, an unchanged output still has its preservation measured."""
+    return with_preservation(v, Outcome(0.0, "no visible change"), KEEP_TONE, LOSE_TONE)
+
+
+UNCHANGED = Spec(_unchanged)
 SPECS: dict[str, Spec] = {
     **LOOK_SPECS,
     **STYLE_SPECS,
@@ -51,6 +68,7 @@ NOISE_OK, NOISE_BAD = 4.0, 20.0  # noise sigma rise (levels) for types where noi
 GRAIN_OK, GRAIN_BAD = 25.0, 45.0  # ... and for types whose look is texture: only absurd noise
 FLAT_OK, FLAT_BAD = 12.0, 4.0  # grey std (levels): a nearly flat frame has lost its picture
 BROKEN_QUALITY = 0.05  # technical quality of an output that is not an RGB uint8 image
+UNRELATED = 0.2  # layout relation (or crop/inset match) below which the output is another picture
 
 
 def _plain(obj: object) -> object:
@@ -67,21 +85,9 @@ def _plain(obj: object) -> object:
 
 
 def read_params(instruction: str, key: str) -> Params | None:
-    """The asked parameters for `key`, or None when the instruction does not say (in words we know).
-
-    The shared reader returns the look named *first*; an instruction for one type may name another
-    type's word before its own ("warm golden-hour light" reads as a warm tone). So when the whole
-    text reads as another type, its clauses, then its tails word by word, are read for this type.
-    """
-    text = instruction or ""
-    candidates = [text, *re.split(r"[.;!?\n]+", text)]
-    words = text.split()
-    candidates += [" ".join(words[i:]) for i in range(1, len(words))]
-    for candidate in candidates:
-        intent = parse_instruction(candidate)
-        if intent is not None and intent.edit_type == key:
-            return dict(intent.params)
-    return None
+    """The asked parameters for `key` (with `avoid`: the values refused), or None when no value is named."""
+    request = read_request(instruction, key)
+    return None if request is None else dict(request.params)
 
 
 class MetricJudge:
@@ -108,25 +114,42 @@ class MetricJudge:
             change = max(change, self._local_change(views))
         if spec is None:
             # Unusable and unchanged outputs fail whatever was asked; anything else needs a check we lack.
-            if change < NO_CHANGE_MAD:
-                return self._unchanged(key, change)
-            return self._abstain(f"metric judge has no check for {key}")
+            if change >= NO_CHANGE_MAD:
+                return self._abstain(f"metric judge has no check for {key}")
+            spec = UNCHANGED
         params = read_params(instruction, key)
         outcome = spec.check(views, params)
         if spec.diff_seams and change >= NO_CHANGE_MAD:
             self._half_applied(views, outcome)
+        hard_fail = None
         if change < NO_CHANGE_MAD:
             outcome.compliance = 0.0
-            outcome.evidence = f"no visible change (mean |diff| {change:.2f} levels)"
+            outcome.evidence = hard_fail = f"no visible change (mean |diff| {change:.2f} levels)"
         elif params is None and outcome.compliance > 0:
             outcome.evidence += " (instruction not parsed: judged against the edit type alone)"
+        relation = self._relation(views, spec, outcome)
+        if relation < UNRELATED:
+            outcome.compliance, outcome.preservation = 0.0, 0.0
+            hard_fail = hard_fail or f"the output is not this photo edited (relation to the source {relation:.2f})"
+            outcome.evidence = hard_fail
+        reference = outcome.reference if outcome.reference is not None else views.src_full
+        degraded = degradation(reference, views.out_full, spec.smoothing_ok, spec.noise_ok)
+        if (cut := fraction_between(degraded.severity, 0.5, 1.0)) > 0 and outcome.compliance > 0:
+            outcome.compliance *= 1 - cut  # a wrecked rendering of the edit is not the edit asked for
+            outcome.evidence += f", but the output is degraded: {', '.join(degraded.flaws)}"
+        if degraded.wrecked:
+            hard_fail = hard_fail or f"output degraded beyond what was asked: {', '.join(degraded.flaws)}"
         seam, seam_note, seam_measures = self._seamlessness(views, spec, outcome)
         quality, quality_note, quality_measures = self._technical(views, spec, outcome, out.problems)
+        if degraded.severity > 0:
+            quality = min(quality, 1.0 - degraded.severity)
+            if degraded.flaws:
+                quality_note += f"; full resolution: {', '.join(degraded.flaws)}"
         scores = Scores(
             instruction_compliance=float(np.clip(outcome.compliance, 0, 1)),
             seamlessness=seam,
             preservation=float(np.clip(outcome.preservation, 0, 1)),
-            technical_quality=quality,
+            technical_quality=float(np.clip(quality, 0, 1)),
         )
         notes = [outcome.evidence, outcome.preservation_note, seam_note, quality_note]
         rationale = "; ".join(n for n in notes if n)
@@ -135,28 +158,16 @@ class MetricJudge:
             "edit_type": key,
             "params": params,
             "mean_abs_diff": change,
-            "measures": outcome.measures | seam_measures | quality_measures,
+            "relation": relation,
+            "measures": outcome.measures | seam_measures | quality_measures | degraded.measures,
             "scores": scores.model_dump(),
             "weighted": scores.weighted(),
             "problems": out.problems,
+            "hard_fail": hard_fail,
         }
-        hard_fail = outcome.evidence if change < NO_CHANGE_MAD else None
         return JudgeReply(scores=scores, rationale=rationale, raw=self._json(raw), hard_fail=hard_fail)
 
     # ------------------------------------------------------------ pieces
-
-    def _unchanged(self, key: str, change: float) -> JudgeReply:
-        why = f"no visible change (mean |diff| {change:.2f} levels)"
-        scores = Scores(instruction_compliance=0.0, seamlessness=1.0, preservation=1.0, technical_quality=1.0)
-        raw = {
-            "judge": self.ref.label(),
-            "edit_type": key,
-            "mean_abs_diff": change,
-            "unchanged": why,
-            "scores": scores.model_dump(),
-            "weighted": scores.weighted(),
-        }
-        return JudgeReply(scores=scores, rationale=why, raw=self._json(raw), hard_fail=why)
 
     def _abstain(self, reason: str) -> JudgeReply:
         return JudgeReply(
@@ -182,6 +193,13 @@ class MetricJudge:
     @staticmethod
     def _json(payload: dict) -> str:
         return json.dumps(_plain(payload), ensure_ascii=False)
+
+    @staticmethod
+    def _relation(v: Views, spec: Spec, outcome: Outcome) -> float:
+        """How much the output is this photo at all: 1 = same layout, ~0 = another picture or noise."""
+        if not spec.aligned:
+            return float(outcome.measures.get("match", 1.0))  # zoom / outpainting: the found crop or inset
+        return related_layout(v.src_g, v.out_g)
 
     @staticmethod
     def _half_applied(v: Views, outcome: Outcome) -> None:

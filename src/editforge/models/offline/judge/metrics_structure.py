@@ -152,3 +152,21 @@ def linear_residual(src_g: np.ndarray, out_g: np.ndarray, k: int = 5) -> float:
 
 def chroma_map(rgb: np.ndarray) -> np.ndarray:
     return rgb.max(axis=2) - rgb.min(axis=2)
+
+
+def related_layout(src_g: np.ndarray, out_g: np.ndarray) -> float:
+    """How much the output keeps the source's picture: the better of coarse tone and edge-layout correlation.
+
+    A recolour, restyle or sketch keeps one or the other (a line drawing keeps the edges, a grade the
+    tones); another photo or noise keeps neither (~0).
+    """
+    if src_g.shape != out_g.shape:
+        out_g = cv2.resize(out_g, (src_g.shape[1], src_g.shape[0]), interpolation=cv2.INTER_AREA)
+    tones = correlation(cv2.resize(src_g, (32, 32), interpolation=cv2.INTER_AREA),
+                        cv2.resize(out_g, (32, 32), interpolation=cv2.INTER_AREA))  # fmt: skip
+
+    def edges(g: np.ndarray) -> np.ndarray:
+        mag = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+        return cv2.resize(cv2.GaussianBlur(mag, (0, 0), 2), (64, 64), interpolation=cv2.INTER_AREA)
+
+    return float(max(tones, correlation(edges(src_g), edges(out_g))))
