@@ -5,12 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from foreign_edits import gains, grain, photo
 
 from editforge import taxonomy
 from editforge.models.offline.judge.judge import MetricJudge
 from editforge.models.offline.judge.quality import degradation
 from editforge.records import DEFAULT_THRESHOLD
+from foreign_edits import gains, grain, photo
 
 JUDGE = MetricJudge()
 WARM = "Make the photo warmer, with an amber tone."
