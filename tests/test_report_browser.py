@@ -174,3 +174,36 @@ def test_sorting_by_score(tab: Page, report) -> None:  # noqa: ANN001
     tab.act(lambda: tab.page.locator(".next").first.click())
     more = [float(c["score"]) for c in tab.cards() if c["score"]]
     assert more and more[0] >= asc[-1]
+
+
+def test_labelling_marks_persist_and_download_as_calibration_labels(tab: Page, report, tmp_path: Path) -> None:  # noqa: ANN001
+    from editforge.calibrate.labels import read_labels
+
+    page = tab.page
+    turns = page.locator("#cards .turn.labellable")
+    assert turns.count() >= 3
+    turns.nth(0).locator(".instr.long").click()
+    page.keyboard.press("g")  # good, and the next turn becomes current
+    page.keyboard.press("b")
+    page.keyboard.press("j")
+    page.keyboard.press("k")  # back onto the third turn
+    turns.nth(2).locator(".mark button[data-label=fail]").click()
+    turns.nth(2).locator(".mark input").fill("the sky got a seam")
+    turns.nth(2).locator(".mark input").press("Tab")
+    marks = page.eval_on_selector_all("#cards .turn.labellable", "els => els.slice(0, 3).map(e => e.dataset.mark)")
+    assert marks == ["pass", "fail", "fail"]
+    assert page.locator("#labelbar .count").text_content() == "3 marked (1 good, 2 bad)"
+    page.reload()  # marks live in the browser: a reload keeps them
+    page.wait_for_selector("body[data-rendered]")
+    assert page.locator("#labelbar .count").text_content() == "3 marked (1 good, 2 bad)"
+    page.locator("#labelbar .rater").fill("ann")
+    page.locator("#labelbar .rater").press("Tab")
+    with page.expect_download() as download:
+        page.locator("#labelbar .download").click()
+    path = tmp_path / "labels.jsonl"
+    download.value.save_as(path)
+    rows, problems = read_labels(path, root=report.report_dir)
+    assert problems == [] and len(rows) == 3
+    assert sorted(r.label for r in rows) == ["fail", "fail", "pass"] and {r.rater for r in rows} == {"ann"}
+    assert [r.note for r in rows if r.note] == ["the sky got a seam"]
+    assert all(r.source.is_file() and r.edited.is_file() for r in rows)

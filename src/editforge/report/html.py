@@ -98,7 +98,7 @@ def facet_options(summary: dict) -> dict[str, list[dict]]:
 def write_html(report_dir: Path, stats: Stats, index: GalleryIndex, plots: list[Plot], summary: dict) -> Path:
     static = report_dir / "static"
     static.mkdir(parents=True, exist_ok=True)
-    for name in ("gallery.js", "style.css"):
+    for name in ("gallery.js", "labels.js", "style.css"):
         with resources.as_file(_PACKAGE / "static" / name) as src:
             shutil.copyfile(src, static / name)
     html = (
@@ -114,6 +114,7 @@ def write_html(report_dir: Path, stats: Stats, index: GalleryIndex, plots: list[
             facets=facet_options(summary),
             rows=index.rows,
             page_size=summary.get("view_size", index.page_size),
+            report_dir=str(report_dir),
         )
     )
     path = report_dir / "index.html"

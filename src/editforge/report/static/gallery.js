@@ -187,6 +187,7 @@
     if (editors.length) models.push("editor " + editors.join(", "));
     if (m.judge) models.push("judge " + m.judge);
     if (models.length) box.appendChild(el("p", "models", models.join(" · ")));
+    if (window.EF_DECORATE_TURN) window.EF_DECORATE_TURN(box, turn); // labels.js: good / bad marks
     return box;
   }
 
