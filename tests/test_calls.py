@@ -202,3 +202,30 @@ def test_the_engine_deadline_ends_the_sdk_request_itself(provider: str, monkeypa
         assert d.threads.submit(lambda: "free").result(timeout=3) == "free"
         assert d.possibly_billed == 1
         d.close()
+
+
+def _transient_then(value: int, marker: str) -> int:
+    """Module-level so a process pool can run it: fails transiently once (per marker file), then answers."""
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).touch()
+        raise TransientModelError("device busy")
+    return value * 2
+
+
+def test_a_transient_error_in_a_process_pool_worker_is_retried(tmp_path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        d = dispatcher()
+        d.executors["editor"] = pool
+        assert asyncio.run(d.call("editor", "t", _transient_then, 21, str(tmp_path / "m"))) == 42
+    assert d.transient_errors == 1 and d.tries == 2
+
+
+def test_a_hung_cpu_call_times_out_as_transient_and_is_counted() -> None:
+    d = dispatcher(tries=1, timeout_s=0.2)
+    with pytest.raises(CallDeferred, match="no reply within"):
+        asyncio.run(d.call("editor", "t", time.sleep, 2))
+    assert d.abandoned_calls == 1

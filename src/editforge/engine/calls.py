@@ -149,6 +149,7 @@ class Dispatcher:
         self.possibly_billed = 0  # timed-out calls, counted at their typical cost
         self.on_possibly_billed: PossiblyBilled | None = None  # the ledger's record of them
         self.abandoned = 0  # threads still running a call their caller gave up on (should stay ~0)
+        self.abandoned_calls = 0  # calls timed out in an executor that cannot stop them (a process pool)
 
     def close(self) -> None:
         # Threads blocked on a hung server are not waited for: their SDK timeout ends them.
@@ -158,13 +159,29 @@ class Dispatcher:
         return usage.model_copy(update={"cost_usd": self.prices.cost(self.refs[role].model, usage)})
 
     async def call(self, role: Role, label: str, fn: Callable[..., T], *args: Any, task_id: str | None = None) -> T:
-        """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best."""
+        """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best.
+
+        Every execution kind gets a timeout and retries of transient failures; only I/O-bound models
+        also pass their rate gate and the budget check (local work is not billed)."""
         loop = asyncio.get_running_loop()
         if self.execution.get(role, "cpu") != "io":
-            return await self._tracked(role, label, loop.run_in_executor(self.executors[role], fn, *args))
+            executor = self.executors[role]
+            return await self._retrying(
+                role, task_id, lambda: self._tracked(role, label, self._in_executor(loop, executor, fn, *args))
+            )
         gate = self._gates[self.refs[role].model]
         estimate = self.prices.cost(self.refs[role].model, TYPICAL_USAGE[role])
         self._reserve(estimate)
+        try:
+            return await self._retrying(
+                role, task_id, lambda: self._tracked(role, label, self._timed(loop, fn, *args)), gate
+            )
+        finally:
+            self._reserved -= estimate
+
+    async def _retrying(
+        self, role: Role, task_id: str | None, attempt_call: Callable[[], Any], gate: _ModelGate | None = None
+    ) -> Any:
         started, failures = time.monotonic(), [0]
 
         def give_up(_: RetryCallState) -> bool:
@@ -181,30 +198,44 @@ class Dispatcher:
                 reraise=True,
             ):
                 with attempt:
-                    await gate.enter(TYPICAL_USAGE[role].input_tokens)
+                    if gate is not None:
+                        await gate.enter(TYPICAL_USAGE[role].input_tokens)
                     sent = time.monotonic()
                     try:
                         self.tries += 1
-                        return await self._tracked(role, label, self._timed(loop, fn, *args))
+                        return await attempt_call()
                     except TransientModelError as exc:
                         self.transient_errors += 1
-                        if exc.timed_out:
+                        if exc.timed_out and gate is not None:  # only a server bills a call it never answered
                             self._count_possibly_billed(role, task_id, time.monotonic() - sent, exc.reason)
-                        if exc.rate_limited:
+                        if exc.rate_limited and gate is not None:
                             gate.throttle(exc.retry_after or self.retries.base_s)
                         else:
                             failures[0] += 1
                         raise
                     finally:
-                        gate.leave()
+                        if gate is not None:
+                            gate.leave()
         except TransientModelError as exc:
             raise CallDeferred(
                 f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries or "
                 f"{self.retries.rate_limit_patience_s:.0f} s of rate limiting ({exc.reason})"
             ) from exc
-        finally:
-            self._reserved -= estimate
         raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _in_executor(
+        self, loop: asyncio.AbstractEventLoop, executor: Executor, fn: Callable[..., T], *args: Any
+    ) -> T:
+        future = loop.run_in_executor(executor, fn, *args)
+        if getattr(executor, "enforces_timeout", False):  # device workers: the pool kills and replaces a hung one
+            return await future
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except asyncio.TimeoutError:
+            # A process-pool worker cannot be stopped alone: the call is given up and retried, and the
+            # runner kills the pool's processes at the end instead of waiting on the hung one.
+            self.abandoned_calls += 1
+            raise TransientModelError(f"no reply within {self.timeout_s:.0f} s") from None
 
     def charge(self, cost_usd: float) -> None:
         self.spent_usd += cost_usd

@@ -144,3 +144,8 @@ def build_models(roles: Roles) -> dict[Role, Any]:
         role: build_role(role, spec.provider, spec.model, spec.options)
         for role, spec in ((r, getattr(roles, r)) for r in ("writer", "rewriter", "editor", "judge"))
     }
+
+
+def install_model(role: Role, model: Any) -> None:
+    """A device worker's model for `role` (its batching stand-in), used by the stage functions above."""
+    context()._models[role] = model
