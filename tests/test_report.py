@@ -305,3 +305,27 @@ def test_manifest_paths_cannot_escape_the_images_folder(tmp_path: Path) -> None:
     assert resolve("ok.png") == {"path": str((images / "ok.png").resolve())}
     for ref in ("../secret.png", str(secret), "link.png", "a/../../secret.png"):
         assert "refused" in resolve(ref)["missing"], ref
+
+
+def _bomb_png(path: Path, width: int = 30000, height: int = 20000) -> None:
+    """A tiny PNG file that declares 600 Mpx: PIL refuses it (DecompressionBombError) on open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(
+        b"IEND", b""))  # fmt: skip
+
+
+def test_a_decompression_bomb_in_a_picobanana_folder_becomes_a_placeholder(tmp_path: Path) -> None:
+    paths, images = _manifests(tmp_path)
+    _bomb_png(images / "images" / "2.png")
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(images / "images" / "2.png")  # the file really is one
+    result = build_report(manifests=paths, images=images, out=tmp_path / "out", page_size=2)
+    assert result.gallery.rows == 4 and result.thumbs_failed == 1 and result.thumbs_made == 5
+    thumbs = sorted((tmp_path / "out" / "thumbs").rglob("*.webp"))
+    assert len(thumbs) == 6 and all(Image.open(t).size[0] == 256 for t in thumbs)  # the bad one: a grey card

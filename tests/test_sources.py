@@ -93,3 +93,17 @@ def test_folder_and_samples(photo_dir: Path) -> None:
     samples = sample_items()
     assert len(samples) >= 8 and all(i.path and i.path.exists() for i in samples)
     assert samples[0].uri.endswith("astronaut.png") and "public domain" in samples[0].license
+
+
+def test_a_symlink_to_a_fifo_is_never_listed_or_read(photo_dir: Path) -> None:
+    import os
+
+    from editforge.sources import SourceItem
+
+    os.mkfifo(photo_dir / "pipe")
+    os.symlink(photo_dir / "pipe", photo_dir / "pipe.jpg")  # named like a photo; reading it blocks forever
+    os.symlink(photo_dir / "gone.png", photo_dir / "dangling.png")  # kept: its failure is recorded
+    names = {Path(i.uri).name for i in folder_items(photo_dir)}
+    assert "pipe.jpg" not in names and "dangling.png" in names
+    with pytest.raises(OSError, match="not a regular file"):  # swapped in after listing: refused, not blocked
+        SourceItem(uri="pipe.jpg", path=photo_dir / "pipe.jpg").read_bytes()

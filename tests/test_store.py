@@ -79,3 +79,37 @@ def test_second_run_on_a_directory_is_refused(tmp_path: Path) -> None:
         pass
     with RunLock(tmp_path):  # released: the next run may start
         pass
+
+
+def test_the_image_cache_is_safe_to_share_between_threads(tmp_path: Path) -> None:
+    """I/O threads share one store: a `get` racing another thread's eviction must not raise."""
+    import threading
+    import time
+    from collections import OrderedDict
+
+    class SlowCache(OrderedDict):  # widens the gap between a lookup and what follows it
+        def get(self, key, default=None):  # noqa: ANN001, ANN202
+            found = super().get(key, default)
+            time.sleep(0.0005)
+            return found
+
+    store = ImageStore(tmp_path, cache_size=1)
+    images = [np.full((4, 4, 3), i, dtype=np.uint8) for i in range(2)]
+    paths = [store.put(image) for image in images]
+    store._cache = SlowCache(store._cache)
+    errors: list[BaseException] = []
+
+    def hammer(offset: int) -> None:
+        try:
+            for i in range(200):
+                k = (i // 3 + offset) % 2
+                assert store.get(paths[k])[0, 0, 0] == k
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

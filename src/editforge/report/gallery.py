@@ -34,19 +34,31 @@ _SAFE_URL = re.compile(r"^https?://", re.I)
 
 
 def _make_thumb(job: tuple[str, str, int]) -> bool:
-    """Write one thumbnail (WebP) atomically; False if the source could not be read."""
+    """Write one thumbnail (WebP) atomically; False, and a placeholder thumbnail, if the source could
+    not be read. Any failure is this image's: a truncated file, a decompression bomb (PIL's
+    DecompressionBombError is no OSError), a format PIL trips on (it raises SyntaxError for some)."""
     src, dst, side = job
+    tmp = f"{dst}.{os.getpid()}.tmp"
     try:
         with Image.open(src) as im:
             im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale
             im = im.convert("RGB")
             im.thumbnail((side, side), Image.Resampling.LANCZOS)
-            tmp = f"{dst}.{os.getpid()}.tmp"
             im.save(tmp, "WEBP", quality=78, method=4)
         os.replace(tmp, dst)
         return True
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - one bad image must never abort the report
+        _placeholder(tmp, dst, side, f"unreadable: {os.path.basename(src)}"[:40])
         return False
+
+
+def _placeholder(tmp: str, dst: str, side: int, text: str) -> None:
+    from PIL import ImageDraw
+
+    card = Image.new("RGB", (side, side * 3 // 4), (224, 224, 224))
+    ImageDraw.Draw(card).text((8, side * 3 // 8 - 6), text, fill=(90, 90, 90))
+    card.save(tmp, "WEBP", quality=60)
+    os.replace(tmp, dst)
 
 
 class Thumbnails:

@@ -17,12 +17,12 @@ def folder_items(root: Path) -> list[SourceItem]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             path = Path(dirpath) / name
-            # Regular files (and symlinks, whose failures are recorded); never a FIFO or device, whose
-            # read would block the worker forever.
+            # Regular files, symlinks to regular files, and broken symlinks (whose failure is recorded);
+            # never a FIFO or device, or a symlink to one, whose read would block the worker forever.
             if (
                 not name.startswith(".")
                 and name.lower().endswith(PHOTO_SUFFIXES)
-                and (path.is_symlink() or path.is_file())
+                and (path.is_file() or (path.is_symlink() and not path.exists()))
             ):
                 found.append(path)
     return [SourceItem(uri=str(p.resolve() if not p.is_symlink() else p.absolute()), path=p) for p in sorted(found)]

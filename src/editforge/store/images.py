@@ -7,6 +7,7 @@ records and the exported files carry, so a run directory can be moved or uploade
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -35,6 +36,14 @@ class ImageStore:
         self.run_dir = Path(run_dir)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        # The runner's I/O threads share one store: a lookup racing another thread's eviction would raise.
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_lock": None, "_cache": OrderedDict()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def put(self, image: np.ndarray) -> str:
         key = pixel_hash(image)
@@ -45,11 +54,13 @@ class ImageStore:
         return rel
 
     def get(self, rel: str) -> np.ndarray:
-        cached = self._cache.get(rel)
+        with self._lock:
+            cached = self._cache.get(rel)
+            if cached is not None:
+                self._cache.move_to_end(rel)
         if cached is not None:
-            self._cache.move_to_end(rel)
-            return cached.copy()  # callers may modify what they get
-        image = decode_png(self.read_bytes(rel))
+            return cached.copy()  # callers may modify what they get (the cached array is never changed)
+        image = decode_png(self.read_bytes(rel))  # outside the lock: decoding is the slow part
         self._remember(rel, image)
         return image.copy()
 
@@ -61,10 +72,11 @@ class ImageStore:
 
     def _remember(self, rel: str, image: np.ndarray) -> None:
         if self._cache_size:
-            self._cache[rel] = image
-            self._cache.move_to_end(rel)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            with self._lock:
+                self._cache[rel] = image
+                self._cache.move_to_end(rel)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
 
     def read_bytes(self, rel: str) -> bytes:
         """The stored PNG file as it is (exports copy it without decoding)."""
