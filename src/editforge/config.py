@@ -164,9 +164,12 @@ class RunConfig(BaseModel):
         if value is None:
             return None
         try:
-            return [taxonomy.get(name).key for name in value]
+            found = [taxonomy.get(name).key for name in value]
         except KeyError as exc:
             raise ValueError(exc.args[0]) from exc
+        if taxonomy.UNSPECIFIED.key in found:
+            raise ValueError("'unspecified' marks imported turns without a type; it cannot be planned")
+        return found
 
     @field_validator("type_weights")
     @classmethod

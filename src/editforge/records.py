@@ -168,8 +168,11 @@ class Verdict(Record):
 
     attempt_id: str
     task_id: str
-    status: Literal["scored", "abstained", "failed"]
+    # "released": a published dataset's accept/reject decision without its scores (Pico-Banana-400K
+    # released none); `decision` holds it. Never produced by our judges.
+    status: Literal["scored", "abstained", "failed", "released"]
     scores: Scores | None = None
+    decision: bool | None = None
     threshold: float = DEFAULT_THRESHOLD
     rationale: str = ""
     model: ModelRef
@@ -187,6 +190,12 @@ class Verdict(Record):
             data = {k: v for k, v in data.items() if k not in ("score", "passed")}
         return data
 
+    @model_validator(mode="after")
+    def _decision_only_when_released(self) -> Verdict:
+        if (self.status == "released") != (self.decision is not None):
+            raise ValueError("a decision without scores is only a released dataset's verdict")
+        return self
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def score(self) -> float | None:
@@ -196,6 +205,8 @@ class Verdict(Record):
     @property
     def passed(self) -> bool | None:
         """True / False for a scored attempt; None when the judge abstained or failed."""
+        if self.status == "released":
+            return self.decision
         if self.status != "scored" or self.scores is None:
             return None
         return self.hard_fail is None and self.scores.weighted() >= self.threshold

@@ -51,8 +51,17 @@ def _index() -> dict[str, EditType]:
     return index
 
 
+# A turn of an imported multi-turn session: the release gives no edit type per turn. It is never
+# planned (not in all_types()/keys()) and the config refuses it; it only names what is not known.
+UNSPECIFIED = EditType(
+    key="unspecified", category="Unspecified", release_name="", paper_count=0, paper_success_rate=None, needs=None
+)
+
+
 def get(key_or_release_name: str) -> EditType:
     """Look a type up by key or by its release string (case-insensitive)."""
+    if key_or_release_name == UNSPECIFIED.key:
+        return UNSPECIFIED
     found = _index().get(key_or_release_name.strip().lower()) or _index().get(key_or_release_name.strip())
     if found is None:
         raise KeyError(f"unknown edit type {key_or_release_name!r}; run `editforge taxonomy` for the 35 keys")

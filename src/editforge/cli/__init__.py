@@ -3,7 +3,7 @@
 One module per group of commands; importing them registers them on the shared typer app.
 """
 
-from editforge.cli import runs, single, inspect, calibrate  # noqa: F401, I001 - registers the commands, in help order
+from editforge.cli import runs, single, inspect, calibrate, imports  # noqa: F401, I001 - registers the commands, in help order
 from editforge.cli.app import app
 
 

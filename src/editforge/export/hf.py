@@ -23,6 +23,7 @@ names and renamed once their count is known; the same ledger gives the same byte
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +244,9 @@ def export_hf(
         raise
     shards = {subset: writer.close() for subset, writer in writers.items()}
     with open_atomic(out_dir / "README.md") as fh:
-        fh.write(dataset_card(tally, shards, align, Path(run_dir).name))
+        # An imported dataset brings its own licence (editforge.importers); a run's card says `other`.
+        licence = ledger.get_meta("dataset_card_licence")
+        fh.write(dataset_card(tally, shards, align, Path(run_dir).name, json.loads(licence) if licence else None))
     return dict(tally.rows)
 
 
@@ -263,12 +266,17 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def dataset_card(tally: Tally, shards: dict[str, list[Path]], align: str, name: str) -> str:
-    """README.md: the Hub's YAML header (configs → data files) and what a user needs to know."""
+def dataset_card(
+    tally: Tally, shards: dict[str, list[Path]], align: str, name: str, licence: dict | None = None
+) -> str:
+    """README.md: the Hub's YAML header (configs → data files) and what a user needs to know.
+
+    `licence` ({"license": SPDX-like id, "text": ...}) is the dataset's own, when it has one (an import).
+    """
     present = [s for s in SUBSETS if shards[s]]
     header = {
-        "license": "other",
-        "license_name": "per-row-source-licenses",
+        **({"license": licence["license"]} if licence else {"license": "other"}),
+        **({} if licence else {"license_name": "per-row-source-licenses"}),
         "pretty_name": f"{name} (editforge)",
         "task_categories": ["image-to-image"],
         "tags": ["image-editing", "instruction-based-image-editing", "pico-banana", "editforge"],
@@ -331,8 +339,12 @@ def dataset_card(tally: Tally, shards: dict[str, list[Path]], align: str, name: 
         "",
         "The source photos keep their own licences, given per row in `license`, `attribution` and "
         "`source_url` (licences seen: " + ", ".join(f"`{x}`" for x in sorted(tally.licenses)) + "). "
-        "The licence of the instructions and edits is the dataset owner's to set; this card says `other` "
-        "until they do.",
+        + (
+            licence["text"]
+            if licence
+            else "The licence of the instructions and edits is the dataset owner's to set; this card says `other` "
+            "until they do."
+        ),
         "",
         "## Loading",
         "",

@@ -1,0 +1,1 @@
+"""Importers: published image-editing datasets → editforge run directories (ledger, store, exports)."""
