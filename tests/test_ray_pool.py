@@ -1,0 +1,77 @@
+"""The actor pool as an Executor: results and errors as a local pool gives them, autoscaling within its
+bounds, and calls of an actor that dies sent again to another (on the session's local Ray)."""
+
+from __future__ import annotations
+
+import operator
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+
+from editforge.config import RayPool, Roles  # noqa: E402
+from editforge.engine.ray_pool import ActorPoolExecutor, PoolLost  # noqa: E402
+
+
+def _pool(tmp_path: Path, resubmits: int = 3, idle_s: float = 60.0, **spec) -> ActorPoolExecutor:
+    settings = RayPool(**{"num_cpus": 0.5, "min_actors": 1, "max_actors": 2, **spec})
+    return ActorPoolExecutor("test", settings, (str(tmp_path), Roles(), None), resubmits, idle_s)
+
+
+def test_results_and_the_workers_own_errors_come_back(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path)
+    try:
+        assert pool.submit(operator.add, 2, 3).result(timeout=60) == 5
+        with pytest.raises(ZeroDivisionError):  # not a RayTaskError: the dispatcher tells errors apart by type
+            pool.submit(operator.truediv, 1, 0).result(timeout=60)
+        assert pool.submit(os.getpid).result(timeout=60) != os.getpid()  # it ran in an actor
+    finally:
+        pool.shutdown()
+
+
+def test_the_pool_grows_to_its_maximum_under_load_and_shrinks_back_when_idle(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, idle_s=0.5)
+    try:
+        assert pool.size == 1
+        busy = [pool.submit(time.sleep, 0.4) for _ in range(6)]
+        assert pool.size == 2  # grew by demand, never past max_actors
+        for future in busy:
+            future.result(timeout=60)
+        assert len(set(pool.pids())) == 2 and pool.started == 2
+        time.sleep(0.8)
+        pool.submit(operator.add, 1, 1).result(timeout=60)
+        assert pool.size == 1  # the idle actor above min_actors was released
+    finally:
+        pool.shutdown()
+
+
+def test_calls_of_an_actor_killed_mid_call_finish_on_another(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, min_actors=2)
+    try:
+        victim = pool.pids()[0]
+        calls = [pool.submit(time.sleep, 0.5) for _ in range(6)]  # three queued on each actor
+        time.sleep(0.2)
+        os.kill(victim, signal.SIGKILL)
+        assert [f.result(timeout=120) for f in calls] == [None] * 6
+        assert pool.lost_actors == 1 and pool.resent >= 1
+        assert victim not in pool.pids()
+    finally:
+        pool.shutdown()
+
+
+def test_a_call_whose_actors_keep_dying_fails_once_its_resends_are_spent(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, resubmits=0, max_actors=1)
+    try:
+        victim = pool.pids()[0]
+        call = pool.submit(time.sleep, 5)
+        time.sleep(0.3)
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(PoolLost, match="died"):
+            call.result(timeout=60)
+        assert pool.submit(operator.mul, 6, 7).result(timeout=60) == 42  # a fresh actor took its place
+    finally:
+        pool.shutdown()
