@@ -144,3 +144,27 @@ def build_release(root: Path, photos: dict[str, np.ndarray], web: FakeWeb) -> Re
         web.add(f"/nb/jsonl/{split}.jsonl", (manifests / f"{split}.jsonl").read_bytes())
     _ = ch
     return release
+
+
+def build_many(root: Path, photo: np.ndarray, web: FakeWeb, rows: int) -> Release:
+    """`rows` sft rows of one Open Images photo, each with its own edit on the CDN (for kill and resume)."""
+    manifests = root / "manifests"
+    manifests.mkdir(parents=True)
+    image_id = "4e5f607182930415"
+    release = Release(root, manifests, root / "train_1.tar", root / "oi.csv", web, image_ids={"photo": image_id})
+    release.source_urls["photo"] = f"https://farm5.staticflickr.com/5/{image_id}_s_o.jpg"
+    data = jpeg(photo)
+    with tarfile.open(release.tar, "w") as tar:
+        info = tarfile.TarInfo(f"{image_id}.jpg")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    release.csv.write_text(f"ImageID,OriginalURL\n{image_id},{release.source_urls['photo']}\n")
+    lines = []
+    for i in range(rows):
+        path = f"images/positive-edit/{i}.png"
+        release.edits[path] = png(edited(photo, i))
+        web.add("/nb/" + path, release.edits[path])
+        lines.append(json.dumps({"open_image_input_url": release.source_urls["photo"], "text": f"Edit number {i}.",
+                                 "output_image": path, "edit_type": FILM, "summarized_text": f"edit {i}"}))  # fmt: skip
+    (manifests / "sft.jsonl").write_text("\n".join(lines) + "\n")
+    return release
