@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The tests also cover the optional extras (local models, Ray). torch is pinned to the release whose CPU
 # build CI machines keep on disk; on your own machine set TORCH= to keep the torch you have.
 TORCH ?= torch==2.13.0
-TEST_EXTRAS := dev,local,ray
+TEST_EXTRAS := dev,local,ray,ocr
 
 .PHONY: demo test lint bench clean
 
@@ -24,6 +24,8 @@ $(VENV)/.test-extras: $(BIN)/editforge pyproject.toml
 	@touch $@
 
 test: $(VENV)/.test-extras
+	@# The OCR extra must leave the pinned headless OpenCV 4.x (and its Haar cascades) in place.
+	$(BIN)/python -c "import cv2, os; assert cv2.__version__.startswith('4.'), cv2.__version__; assert os.path.exists(cv2.data.haarcascades + 'haarcascade_frontalface_default.xml')"
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q -m 'not gpu'
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from editforge.models.base import JudgeReply
 from editforge.models.offline.judge import metrics as m
+from editforge.models.offline.judge import ocr
 from editforge.models.offline.judge.checks import (
     KEEP_TONE,
     LOSE_TONE,
@@ -33,6 +34,8 @@ from editforge.models.offline.judge.checks_spatial import SEAM_BAD, SEAM_OK
 from editforge.models.offline.judge.checks_spatial import SPECS as SPATIAL_SPECS
 from editforge.models.offline.judge.checks_style import SPECS as STYLE_SPECS
 from editforge.models.offline.judge.checks_text import check_text_font_color
+from editforge.models.offline.judge.checks_words import NEEDS_WORDS
+from editforge.models.offline.judge.checks_words import SPECS as WORD_SPECS
 from editforge.models.offline.judge.instruction import read_request
 from editforge.models.offline.judge.metrics_structure import related_layout
 from editforge.models.offline.judge.quality import degradation
@@ -51,6 +54,7 @@ SPECS: dict[str, Spec] = {
     **STYLE_SPECS,
     **SPATIAL_SPECS,
     "text_font_color": Spec(check_text_font_color, flat_ok=True, diff_seams=False, local=True),
+    **WORD_SPECS,
 }
 
 MAX_SIDE = 1600  # larger photos are measured downsized: statistics, not pixels, are judged
@@ -91,7 +95,7 @@ def read_params(instruction: str, key: str) -> Params | None:
 
 
 class MetricJudge:
-    """Scores the 14 edit types the classical editor does, from measurements alone."""
+    """Scores the classical editor's 14 edit types and replace_text, from measurements alone."""
 
     ref = ModelRef(provider="offline", model="metric-judge", prompt_version="v1")
     supported_types: frozenset[str] = frozenset(SPECS)
@@ -117,6 +121,8 @@ class MetricJudge:
             if change >= NO_CHANGE_MAD:
                 return self._abstain(f"metric judge has no check for {key}")
             spec = UNCHANGED
+        if key in NEEDS_WORDS and change >= NO_CHANGE_MAD and not ocr.available():
+            return self._abstain(f"{key} needs the words read: install the OCR extra (pip install 'editforge[ocr]')")
         params = read_params(instruction, key)
         outcome = spec.check(views, params)
         if spec.diff_seams and change >= NO_CHANGE_MAD:
