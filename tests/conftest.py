@@ -88,3 +88,21 @@ def ray_cluster():
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+
+
+# -- tiny random-weight local models (editforge.testing.tiny_models), each kind built once per session ------
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):
+    """kind → folder of a tiny saved model (e.g. tiny_model("vlm")); built on first use. Tests never write in it."""
+    pytest.importorskip("torch")  # the `local` extra; CI installs it, so these tests run there
+    from editforge.testing import tiny_models
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    built: dict[str, Path] = {}
+
+    def folder(kind: str) -> Path:
+        if kind not in built:
+            built[kind] = tiny_models.build(root, [kind])[kind]
+        return built[kind]
+
+    return folder

@@ -77,8 +77,13 @@ def _env() -> jinja2.Environment:
     )
 
 
+def render_template(name: str, **values: Any) -> str:
+    """The template `prompts/{name}.j2` (name includes its version, e.g. "editscore_sc.v1")."""
+    return _env().get_template(f"{name}.j2").render(**values).strip()
+
+
 def render(role: str, **values: Any) -> str:
-    return _env().get_template(f"{PROMPT_VERSION[role]}.j2").render(**values).strip()
+    return render_template(PROMPT_VERSION[role], **values)
 
 
 def writer_prompt(edit_type: EditType, history: list[str] | None = None) -> str:
@@ -120,7 +125,8 @@ def parse_instruction_reply(raw: str, max_words: int = 150) -> str:
     return text
 
 
-def _json_object(raw: str) -> dict[str, Any]:
+def json_object(raw: str) -> dict[str, Any]:
+    """The one JSON object in a judge's reply (code fences and prose around it repaired), or ReplyError."""
     text = re.sub(r"^```[a-z]*\s*|\s*```$", "", raw.strip()).strip()
     try:
         value = json.loads(text)
@@ -142,7 +148,7 @@ def parse_judge_reply(raw: str) -> tuple[Scores, str]:
     """Four criterion scores in [0, 1] and a rationale, or ReplyError naming what is wrong."""
     if _REFUSAL.match(raw or ""):
         raise ReplyError(f"judge refused: {raw.strip()[:200]}", raw)
-    value = _json_object(raw or "")
+    value = json_object(raw or "")
     missing = [name for name in (*CRITERIA, "rationale") if name not in value]
     if missing:
         raise ReplyError(f"judge reply lacks {', '.join(missing)}", raw)
