@@ -122,3 +122,16 @@ def test_exports_carry_the_licence_and_the_images(tmp_path: Path, release) -> No
     multi = datasets.load_dataset(str(out / "hf"), "multi_turn", split="train")
     assert sorted(r["num_turns"] for r in multi) == [2, 3]
     assert list((out / "webdataset").rglob("*.tar"))
+
+
+def test_the_report_reads_an_import(tmp_path: Path, release) -> None:
+    pytest.importorskip("matplotlib")
+    from editforge.report import build_report
+
+    out = tmp_path / "pb"
+    import_picobanana(_options(release, out))
+    result = build_report(run_dir=out)
+    assert any("Imported from the Pico-Banana-400K release" in note for note in result.stats.notes)
+    assert result.stats.type_status["film_grain_vintage"]["passed"] == 1  # next to the paper's 0.907
+    assert result.stats.verdict_status == {"released": 10} and result.stats.scored == 0  # 2+1+3 single, 1+3 turns
+    assert result.index_html.is_file()

@@ -113,6 +113,13 @@ def run_stats(ledger: Ledger, title: str) -> Stats:
         stats.attempts_per_task.setdefault(status, Counter())[n] += 1
     stats.spent_usd = ledger.spent_usd()
     stats.cost_by_type = ledger.cost_by_type()
+    if ledger.get_meta("imported_from") == "pico-banana-400k":  # editforge import picobanana
+        stats.notes.append(
+            "Imported from the Pico-Banana-400K release, which keeps only edits that passed its judge: every "
+            "imported task shows as passed, next to the paper's per-type rates; rejected images are the "
+            "preference rows' failed attempts. The release has no judge scores, so no score is plotted. "
+            "Multi-turn turns have no edit type in the release ('unspecified')."
+        )
     planned = sum(c["planned"] for c in stats.type_status.values())
     if planned:
         stats.notes.append(f"{planned} tasks are still planned (the run is unfinished); they are left out.")

@@ -173,7 +173,10 @@ class _Keys:
         self.score: list[float | None] = []
 
     def add(self, row: dict) -> None:
-        cats = sorted({self.categories.index(t["category"]) for t in row["turns"] if t.get("category")})
+        # An imported turn without an edit type has a category outside the taxonomy's: it gets no facet.
+        cats = sorted(
+            {self.categories.index(t["category"]) for t in row["turns"] if t.get("category") in self.categories}
+        )
         self.cat.append(cats[0] if len(cats) == 1 else cats)  # one index, or a session's several
         types = sorted({self.types.index(t["type"]) for t in row["turns"] if t.get("type") in self.types})
         self.type.append(types[0] if len(types) == 1 else types)
