@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from editforge import taxonomy
 from editforge.models.prices import Price
@@ -39,6 +39,8 @@ class Roles(BaseModel):
     rewriter: RoleSpec = Field(default_factory=RoleSpec)
     editor: RoleSpec = Field(default_factory=RoleSpec)
     judge: RoleSpec = Field(default_factory=RoleSpec)
+    # With judge_passes > 1: the judge that decides when the passes disagree across the threshold.
+    tiebreak: RoleSpec | None = None
 
 
 class ModelLimits(BaseModel):
@@ -152,6 +154,7 @@ class RunConfig(BaseModel):
     stuck_after_s: float = Field(default=120.0, gt=0)  # the watchdog names calls running longer
     budget_usd: float | None = Field(default=None, ge=0)  # stop cleanly before spending more
     prices: dict[str, Price] = Field(default_factory=dict)  # USD; overrides the shipped table
+    judge_passes: int = Field(default=1, ge=1, le=9)  # a sampling judge scores each attempt N times; the mean counts
     judge_prefilter: bool = True  # the metric judge first: unchanged/broken edits never reach a paid judge
     engine: Literal["local", "ray"] = "local"  # where the work runs; the run directory is the same either way
     ray_address: str | None = None  # a cluster ("auto", "ray://head:10001"); else RAY_ADDRESS; else a local Ray
@@ -183,6 +186,17 @@ class RunConfig(BaseModel):
         if any(w < 0 for w in weights.values()) or not sum(weights.values()):
             raise ValueError("type weights must be non-negative and not all zero")
         return weights
+
+    @model_validator(mode="after")
+    def _passes_need_a_sampling_judge(self) -> RunConfig:
+        if self.judge_passes > 1 and self.roles.judge.provider == "offline":
+            raise ValueError(
+                "judge_passes > 1 needs a judge that samples (a VLM: gemini, openai, local); "
+                "the offline metric judge measures, and would give the same score every pass"
+            )
+        if self.roles.tiebreak is not None and self.judge_passes < 2:
+            raise ValueError("roles.tiebreak decides between disagreeing judge passes: set judge_passes ≥ 2")
+        return self
 
     def weight_of(self) -> dict[str, float]:
         """Edit type → relative weight in the plan."""

@@ -135,6 +135,8 @@ def provenance(view: ExampleView) -> dict:
         "threshold": verdict.threshold,
         "rationale": verdict.rationale,
         "judge": verdict.model.model_dump(),
+        "judge_pass_scores": verdict.pass_scores or None,  # multi-pass judging: each pass's weighted score
+        "judge_tiebreak": verdict.tiebreak,
         "writer": view.long.model.model_dump(),
         "rewriter": view.short.model.model_dump() if view.short else None,
         "editor": view.chosen.model.model_dump(),

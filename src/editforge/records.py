@@ -181,6 +181,11 @@ class Verdict(Record):
     # Why the output is plainly unusable (no change, blank, another picture, wrecked), when the judge says
     # so: such an attempt fails at every threshold, whatever its weighted score.
     hard_fail: str | None = None
+    # Multi-pass judging (judge_passes > 1): a pass verdict has its sample index; the verdict combined from
+    # N passes keeps every pass's weighted score, so their spread is there to read and to re-filter by.
+    pass_index: int | None = None
+    pass_scores: list[float] = Field(default_factory=list)
+    tiebreak: bool = False  # the passes disagreed across the threshold and a second judge decided
 
     @model_validator(mode="before")
     @classmethod

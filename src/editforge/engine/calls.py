@@ -36,6 +36,7 @@ TYPICAL_USAGE: dict[str, Usage] = {
     "editor": Usage(input_tokens=1400, output_tokens=1300, images=1),
     "judge": Usage(input_tokens=3000, output_tokens=150),
 }
+TYPICAL_USAGE["tiebreak"] = TYPICAL_USAGE["judge"]  # a second judge, asked when multi-pass judging disagrees
 
 
 # How long past its deadline a call may take to come back with the SDK's own timeout error (the request

@@ -72,7 +72,7 @@ def estimate(config: RunConfig, photos: int) -> Estimate:
         ("writer", 1.0),
         ("rewriter", 1.0),
         ("editor", mean_attempts),
-        ("judge", mean_attempts),
+        ("judge", mean_attempts * config.judge_passes),  # each pass of a multi-pass judge is a call
     ):
         spec = getattr(config.roles, role)
         model = model_for(spec.provider, role, spec.model)

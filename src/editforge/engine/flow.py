@@ -15,6 +15,7 @@ from editforge.engine import work
 from editforge.engine.calls import Dispatcher
 from editforge.models.base import Role
 from editforge.records import Attempt, Instruction, ModelRef, Photo, Task, Usage, Verdict
+from editforge.stages.judge import TIEBREAK_PASS, combine_passes, passes_disagree
 from editforge.store.ledger import Ledger
 
 Outcome = str  # "passed" | "failed" | "error" | "deferred"
@@ -29,6 +30,8 @@ class TaskFlow:
         threshold: float,
         prefilter: bool,
         console: Console,
+        judge_passes: int = 1,
+        tiebreak: bool = False,
     ) -> None:
         self.ledger = ledger
         self.dispatcher = dispatcher
@@ -36,6 +39,8 @@ class TaskFlow:
         self.threshold = threshold
         self.prefilter = prefilter
         self.console = console
+        self.judge_passes = judge_passes
+        self.tiebreak = tiebreak
         dispatcher.on_possibly_billed = self._record_possibly_billed
 
     async def run(self, task: Task, photo: Photo) -> Outcome:
@@ -92,7 +97,33 @@ class TaskFlow:
             decisive = await self._call("prefilter", task, work.do_prefilter, task, attempt, self.threshold)
             if decisive is not None:
                 return decisive
-        return await self._call("judge", task, work.do_judge, task, attempt, self.threshold)
+        if self.judge_passes == 1:
+            return await self._call("judge", task, work.do_judge, task, attempt, self.threshold)
+        return await self._judge_passes(task, attempt)
+
+    async def _judge_passes(self, task: Task, attempt: Attempt) -> Verdict:
+        """N passes of a sampling judge, each its own priced call kept in the ledger (a resumed run pays
+        only for the passes it lacks), combined into the attempt's verdict; a second judge settles
+        passes that disagree across the threshold, when one is configured."""
+        done = self.ledger.judge_passes(attempt.attempt_id)
+        for sample in range(self.judge_passes):
+            if sample not in done:
+                done[sample] = await self._call("judge", task, work.do_judge, task, attempt, self.threshold, sample)
+        verdict = combine_passes([done[i] for i in range(self.judge_passes)], self.threshold)
+        if self.tiebreak and passes_disagree(verdict):
+            decided = done.get(TIEBREAK_PASS) or await self._call(
+                "tiebreak", task, work.do_tiebreak, task, attempt, self.threshold
+            )
+            if decided.status == "scored":  # a tiebreak that failed to judge leaves the mean standing
+                note = f"passes disagreed ({', '.join(f'{w:.3f}' for w in verdict.pass_scores)}); second judge: "
+                update = {
+                    "pass_scores": verdict.pass_scores, "tiebreak": True, "pass_index": None,
+                    "rationale": note + decided.rationale,
+                }  # fmt: skip
+                verdict = decided.model_copy(update=update)
+        with self.ledger.transaction():
+            self.ledger.add_verdict(verdict)
+        return verdict
 
     async def _call(self, role: Role | str, task: Task, fn: Any, *args: Any) -> Any:
         started = time.monotonic()
@@ -131,5 +162,7 @@ def _store(ledger: Ledger, record: Instruction | Attempt | Verdict) -> None:
         ledger.add_instruction(record)
     elif isinstance(record, Attempt):
         ledger.add_attempt(record)
+    elif record.pass_index is not None:
+        ledger.add_judge_pass(record)  # one pass of several: the combined verdict is stored by _judge_passes
     else:
         ledger.add_verdict(record)

@@ -53,7 +53,7 @@ T = TypeVar("T")
 # Settings that decide *what* a run makes: a resume must use the same ones or it is another run.
 PLAN_KEYS = (
     "source", "images", "urls", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
-    "type_weights", "sessions",
+    "type_weights", "sessions", "judge_passes",
 )  # fmt: skip
 
 
@@ -222,7 +222,7 @@ class LocalRunner:
             ledger.add_tasks(plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights))
             flow = TaskFlow(
                 ledger, dispatcher, self.config.max_attempts, self.config.threshold, self._use_prefilter(models),
-                self.console,
+                self.console, self.config.judge_passes, "tiebreak" in models,
             )  # fmt: skip
             photo_by_id = {p.photo_id: p for p in photos}
             self.goals = Goals.from_ledger(self.config.targets, ledger)

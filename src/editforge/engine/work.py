@@ -21,7 +21,7 @@ from editforge.records import Attempt, Instruction, Photo, SourceFailure, Task, 
 from editforge.sources import SourceItem
 from editforge.stages.edit import edit_attempt
 from editforge.stages.ingest import ingest_photo
-from editforge.stages.judge import judge_attempt, judge_attempt_with_flag
+from editforge.stages.judge import TIEBREAK_PASS, judge_attempt, judge_attempt_with_flag
 from editforge.stages.write import rewrite_instruction, write_instruction
 from editforge.store.images import ImageStore, open_image_store
 
@@ -44,10 +44,13 @@ class WorkerContext:
         # Told explicitly, never looked up: a worker on another node may not see the run directory's files.
         self.images = open_image_store(self.run_dir, self.images_uri) if self.images_uri else ImageStore(self.run_dir)
 
-    def model(self, role: Role | Literal["prefilter"]) -> Any:
+    def model(self, role: Role | Literal["prefilter", "tiebreak"]) -> Any:
         if role not in self._models:
             if role == "prefilter":  # the cheap judge in front of a paid one: always the metric judge
                 self._models[role] = build_role("judge", "offline")
+            elif role == "tiebreak":  # the judge that settles disagreeing passes: a judge by another name
+                spec = self.roles.tiebreak
+                self._models[role] = build_role("judge", spec.provider, spec.model, spec.options)  # type: ignore[union-attr]
             else:
                 spec = getattr(self.roles, role)
                 self._models[role] = build_role(role, spec.provider, spec.model, spec.options)
@@ -125,9 +128,15 @@ def do_edit(task: Task, instruction: str, index: int) -> Attempt:
     return edit_attempt(ctx.model("editor"), task, instruction, index, ctx.images)
 
 
-def do_judge(task: Task, attempt: Attempt, threshold: float) -> Verdict:
+def do_judge(task: Task, attempt: Attempt, threshold: float, sample: int | None = None) -> Verdict:
     ctx = context()
-    return judge_attempt(ctx.model("judge"), task, attempt, ctx.images, threshold)
+    return judge_attempt(ctx.model("judge"), task, attempt, ctx.images, threshold, sample)
+
+
+def do_tiebreak(task: Task, attempt: Attempt, threshold: float) -> Verdict:
+    ctx = context()
+    verdict = judge_attempt(ctx.model("tiebreak"), task, attempt, ctx.images, threshold)
+    return verdict.model_copy(update={"pass_index": TIEBREAK_PASS})
 
 
 def do_prefilter(task: Task, attempt: Attempt, threshold: float) -> Verdict | None:
@@ -140,10 +149,14 @@ def do_prefilter(task: Task, attempt: Attempt, threshold: float) -> Verdict | No
 
 def build_models(roles: Roles) -> dict[Role, Any]:
     """Every role's model, built once in the runner to learn its types, execution and identity."""
-    return {
+    models: dict[str, Any] = {
         role: build_role(role, spec.provider, spec.model, spec.options)
         for role, spec in ((r, getattr(roles, r)) for r in ("writer", "rewriter", "editor", "judge"))
     }
+    if roles.tiebreak is not None:
+        spec = roles.tiebreak
+        models["tiebreak"] = build_role("judge", spec.provider, spec.model, spec.options)
+    return models  # type: ignore[return-value]
 
 
 def install_model(role: Role, model: Any) -> None:

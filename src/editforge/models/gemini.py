@@ -231,13 +231,18 @@ class GeminiJudge(_GeminiRole):
     role: Role = "judge"
     max_asks = 2  # a reply that does not parse is asked for once more, then recorded as a failure
 
-    def judge(self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType) -> JudgeReply:
+    def judge(
+        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType, sample: int = 0
+    ) -> JudgeReply:
+        """`sample` > 0 asks for another sample of the same judgment (multi-pass judging): it is the seed."""
         contents = [
             self._image_part(edited),  # the prompt says: EDITED image first, then SOURCE
             self._image_part(source),
             prompting.judge_prompt(instruction, edit_type),
         ]
-        config = self._config(response_mime_type="application/json", response_schema=prompting.JUDGE_SCHEMA)
+        config = self._config(
+            sample or None, response_mime_type="application/json", response_schema=prompting.JUDGE_SCHEMA
+        )
         spent = Usage()
         for ask in range(1, self.max_asks + 1):
             try:

@@ -309,7 +309,10 @@ class OpenAIRewriter(_ChatRole):
 class OpenAIJudge(_ChatRole):
     role = "judge"
 
-    def judge(self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType) -> JudgeReply:
+    def judge(
+        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType, sample: int = 0
+    ) -> JudgeReply:
+        """`sample` > 0 asks for another sample of the same judgment (multi-pass judging): seeds 2k, 2k+1."""
         content = [
             _image_part(edited),
             _image_part(source),
@@ -319,7 +322,7 @@ class OpenAIJudge(_ChatRole):
         usage = Usage()
         for attempt in (0, 1):
             try:
-                text, used = self._chat(content, seed=attempt, response_format=response_format)
+                text, used = self._chat(content, seed=2 * sample + attempt, response_format=response_format)
             except ModelCallError as exc:  # refused on the second ask: the first was billed too
                 exc.usage = _plus(usage, exc.usage)
                 raise

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     UNIQUE (task_id, idx));
 CREATE TABLE IF NOT EXISTS verdicts (
     attempt_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, passed INTEGER, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS judge_passes (
+    attempt_id TEXT NOT NULL, sample INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (attempt_id, sample));
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
     prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL, input_tokens INTEGER NOT NULL,
@@ -267,6 +269,17 @@ class Ledger:
             "INSERT OR REPLACE INTO verdicts (attempt_id, task_id, passed, json) VALUES (?, ?, ?, ?)",
             (verdict.attempt_id, verdict.task_id, verdict.passed, verdict.model_dump_json()),
         )
+
+    def add_judge_pass(self, verdict: Verdict) -> None:
+        """One of several passes of a multi-pass judge: kept apart from the verdicts curation reads."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO judge_passes (attempt_id, sample, json) VALUES (?, ?, ?)",
+            (verdict.attempt_id, verdict.pass_index, verdict.model_dump_json()),
+        )
+
+    def judge_passes(self, attempt_id: str) -> dict[int, Verdict]:
+        rows = self.db.execute("SELECT sample, json FROM judge_passes WHERE attempt_id = ?", (attempt_id,))
+        return {sample: Verdict.model_validate_json(js) for sample, js in rows}
 
     def verdict(self, attempt_id: str) -> Verdict | None:
         row = self.db.execute("SELECT json FROM verdicts WHERE attempt_id = ?", (attempt_id,)).fetchone()

@@ -226,6 +226,7 @@ class FakeOpenAI:
         hang_s: float = 60.0,
         json_schema: bool = True,
         editor_miss_rate: float = 0.0,
+        judge_jitter: float = 0.0,
     ) -> None:
         """`api_key`: the only key accepted (None: any, like a local server without one). `models`:
         the model names served (None: any); others get 404 model_not_found. `faults`: fault -> rate.
@@ -241,7 +242,7 @@ class FakeOpenAI:
         self.retry_after_ms = retry_after_ms
         self.hang_s = hang_s
         self.json_schema = json_schema
-        self.models = OfflineModels(editor_miss_rate)
+        self.models = OfflineModels(editor_miss_rate, judge_jitter)
         self.calls: collections.Counter[str] = collections.Counter()
         self.by_content: collections.Counter[tuple[str, str]] = collections.Counter()
         self.paid: collections.Counter[tuple[str, str]] = collections.Counter()

@@ -14,6 +14,7 @@ import collections
 import hashlib
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -122,7 +123,8 @@ def _check_schema(response_format: Any) -> None:
 
 
 class OfflineModels:
-    def __init__(self, editor_miss_rate: float = 0.0) -> None:
+    def __init__(self, editor_miss_rate: float = 0.0, judge_jitter: float = 0.0) -> None:
+        self.judge_jitter = judge_jitter  # > 0: the judge samples, like a VLM: each seed moves the scores
         self.writer = TemplateWriter()
         self.rewriter = RuleRewriter()
         self.judge = MetricJudge()
@@ -160,7 +162,7 @@ class OfflineModels:
                 elif route == "rewriter":
                     message["content"] = self._rewrite(text, seed)
                 else:
-                    message["content"] = self._judge(text, images, fault)
+                    message["content"] = self._judge(text, images, fault, seed)
         choices = [] if fault == "empty_choices" else [
             {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
         ]  # fmt: skip
@@ -209,7 +211,7 @@ class OfflineModels:
         edit_type = taxonomy.get(intent.edit_type) if intent else taxonomy.all_types()[0]
         return self.rewriter.rewrite(long, edit_type, seed).text
 
-    def _judge(self, text: str, images: list[str], fault: str | None) -> str:
+    def _judge(self, text: str, images: list[str], fault: str | None, seed: int = 0) -> str:
         if fault == "malformed_json":
             return '{"instruction_compliance": 0.9, "seamlessness": 0.8, "preserv'
         if fault in ("out_of_range", "nan"):
@@ -225,6 +227,10 @@ class OfflineModels:
             rationale = f"fake judge: the metric judge abstains ({reply.rationale}); mid scores given"
         else:
             scores, rationale = reply.scores.model_dump(), reply.rationale
+        if self.judge_jitter:
+            rng = random.Random(f"{seed}:{text}")  # the same request always samples the same scores
+            jitter = self.judge_jitter
+            scores = {k: min(1.0, max(0.0, v + rng.uniform(-jitter, jitter))) for k, v in scores.items()}
         return json.dumps({**{k: round(v, 4) for k, v in scores.items()}, "rationale": rationale})
 
     # ---------------------------------------------------------------- images
