@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from editforge.images import decode_png
 from editforge.importers.picobanana import ImportOptions, import_picobanana
+from editforge.store.images import pixel_hash
 from editforge.store.ledger import Ledger
 from editforge.testing.fake_web import FakeWeb
 from picobanana_support import build_release
@@ -74,6 +76,9 @@ def test_import_lists_every_row_it_could_not_import_and_a_rerun_fetches_only_tho
     assert sorted(len(m["metadata_edit_turn_prompts"]) for m in multi) == [2, 3]
     stored = out / grainy["output_image"]
     assert stored.is_file() and stored.parent.parent.name == "images"
+    for file in (out / "images").rglob("*.png"):  # content-addressed: each name is its pixels' hash
+        assert pixel_hash(decode_png(file.read_bytes())) == file.stem
+    assert stored.read_bytes() == release.edits["images/positive-edit/1.png"]  # an RGB PNG is kept as released
 
     hits_before = dict(release.web.hits)
     summary = import_picobanana(_options(release, out))  # the server now answers 5.png in full

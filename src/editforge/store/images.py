@@ -45,9 +45,14 @@ class ImageStore:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
 
-    def put(self, image: np.ndarray) -> str:
+    @staticmethod
+    def rel_path(image: np.ndarray) -> str:
+        """Where `image` is (or would be) stored, relative to the run directory."""
         key = pixel_hash(image)
-        rel = f"images/{key[:2]}/{key}.png"
+        return f"images/{key[:2]}/{key}.png"
+
+    def put(self, image: np.ndarray) -> str:
+        rel = self.rel_path(image)
         if not self._exists(rel):  # stored once: a retried or resumed call costs no second write
             self._write(rel, encode_png(image))
         self._remember(rel, image.copy())  # the caller keeps its array and may change it

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from editforge.images import PhotoError, decode_photo
+from editforge.store.files import write_atomic
 from editforge.store.images import ImageStore
 from editforge.store.ledger import Ledger
 
@@ -97,10 +98,31 @@ class ImportBook:
 
 
 def verify_and_store(store: ImageStore, key: str, data: bytes, origin: str) -> Stored | Missing:
-    """Decode the bytes in full (a truncated or corrupt image is refused), then store them by content."""
+    """Decode the bytes in full (a truncated or corrupt image is refused), then store them by content.
+
+    A plain RGB PNG (the release's edits) is stored as it came: its pixels are what was hashed, and
+    encoding them again would cost more than the decode. Anything else is stored re-encoded.
+    """
     try:
         image: np.ndarray = decode_photo(data, origin)
     except PhotoError as exc:
         return Missing(key, str(exc), retryable=False)
-    rel = store.put(image)
+    if _plain_rgb_png(data):
+        rel = store.rel_path(image)
+        target = store.path(rel)
+        if not target.exists():
+            write_atomic(target, data)
+    else:
+        rel = store.put(image)
     return Stored(key, rel, int(image.shape[1]), int(image.shape[0]), origin)
+
+
+def _plain_rgb_png(data: bytes) -> bool:
+    """A PNG whose decoded pixels are exactly its samples: 8-bit RGB (IHDR bit depth 8, colour type 2),
+    no eXIf chunk (whose orientation decode_photo would apply)."""
+    return (
+        data.startswith(b"\x89PNG\r\n\x1a\n")
+        and data[12:16] == b"IHDR"
+        and data[24:26] == b"\x08\x02"
+        and (b"eXIf" not in data)
+    )

@@ -14,7 +14,6 @@ import tarfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 MAX_MEMBER_BYTES = 64 << 20  # an Open Images copy is ≤1024 px: a bigger member is not one of them
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
@@ -23,7 +22,14 @@ _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 def url_key(url: str) -> str:
     """What identifies a Flickr photo across the URL's spellings: its path (http/https and the farm/cN
     host names vary between the release and the CSV for the same photo)."""
-    return urlsplit(url.strip()).path.rstrip("/")
+    # By hand rather than urlsplit: this runs for each of the CSV's ~1.7M rows (urlsplit was 3x slower).
+    url = url.strip()
+    start = url.find("://")
+    path_at = url.find("/", start + 3) if start >= 0 else -1
+    path = url[path_at:] if path_at >= 0 else ""
+    for mark in ("?", "#"):
+        path = path.split(mark, 1)[0]
+    return path.rstrip("/")
 
 
 def resolve_image_ids(csv_path: Path, urls: Iterable[str]) -> dict[str, str]:
