@@ -51,6 +51,14 @@ def test_writer_writes_the_instruction_the_model_emits(writer, small_photos) -> 
     assert reply.usage.device_seconds > 0 and reply.usage.cost_usd == 0
 
 
+def test_thinking_is_turned_off_and_a_thought_is_not_the_reply(writer, small_photos) -> None:
+    # Thinking models' templates (Qwen3.5, Qwen3) take enable_thinking; off, they pre-fill an empty thought.
+    assert writer.loaded._prompt("write", 1).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    with forced_replies(writer, ["<think>\nThe photo is dim.\n</think>\n\nBrighten the whole photo."]):
+        reply = writer.write(WriteRequest(image=small_photos["coffee"], edit_type=COLOR, seed=1))
+    assert reply.text == "Brighten the whole photo." and reply.raw.startswith("<think>\nThe photo is dim.")
+
+
 def test_writer_on_random_weights_returns_a_reply_or_a_recorded_failure(writer, small_photos) -> None:
     requests = [WriteRequest(image=small_photos[name], edit_type=COLOR, seed=i) for i, name in enumerate(small_photos)]
     replies = writer.write_many(requests)

@@ -14,8 +14,9 @@ from editforge.testing.tiny_models import builder
 
 SPECIAL_TOKENS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-    "<|video_pad|>", "<think>", "</think>",
+    "<|video_pad|>",
 )  # fmt: skip
+THINK_TOKENS = ("<think>", "</think>")  # added but not special, as in Qwen3's tokenizer: decoding keeps them
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
@@ -41,6 +42,7 @@ def qwen_tokenizer() -> Any:
         tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None, bos_token=None
     )
     tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
+    tokenizer.add_tokens(list(THINK_TOKENS))
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 

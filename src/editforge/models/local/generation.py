@@ -31,7 +31,8 @@ class Sampling:
 
 @dataclass
 class Generated:
-    text: str
+    text: str  # the reply, any leading <think>…</think> removed
+    raw: str  # everything the model emitted (special tokens aside), for the ledger
     input_tokens: int
     output_tokens: int
     device_seconds: float  # this row's share of the batch's time
@@ -129,6 +130,6 @@ class TextModel:
         results = []
         for row, tokens in enumerate(new):
             used = next((i + 1 for i, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
-            text = self.tokenizer.decode(tokens[:used], skip_special_tokens=True)
-            results.append(Generated(_THINKING.sub("", text).strip(), int(lengths[row]), used, share))
+            raw = self.tokenizer.decode(tokens[:used], skip_special_tokens=True)
+            results.append(Generated(_THINKING.sub("", raw).strip(), raw, int(lengths[row]), used, share))
         return results

@@ -87,7 +87,7 @@ class LocalJudge(LocalTextRole):
             still: list[tuple[int, int]] = []
             for (item, index), g in zip(pending, generated, strict=True):
                 usage[item] = plus(usage[item], usage_of(g))
-                raws[item][index].append(g.text)
+                raws[item][index].append(g.raw)
                 try:
                     parsed[item][index] = self.scheme.parse(index, g.text)
                 except ReplyError as exc:

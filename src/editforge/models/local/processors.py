@@ -39,7 +39,8 @@ def load_processor(folder: Path) -> Any:
     return _load_without_video(folder)
 
 
-def _processor_class_name(folder: Path) -> str | None:
+def _processor_config(folder: Path) -> dict[str, Any]:
+    """The first of the folder's processor files that names its processor class."""
     import json
 
     for name in PROCESSOR_FILES:
@@ -47,15 +48,25 @@ def _processor_class_name(folder: Path) -> str | None:
         if path.is_file():
             value = json.loads(path.read_text("utf-8"))
             if isinstance(value, dict) and isinstance(value.get("processor_class"), str):
-                return value["processor_class"]
-    return None
+                return value
+    return {}
+
+
+def _own_settings(processor_class: type, config: dict[str, Any]) -> dict[str, Any]:
+    """The processor's own __init__ settings saved in its config (e.g. InternVL's image_seq_length)."""
+    import inspect
+
+    accepted = set(inspect.signature(processor_class.__init__).parameters)
+    skip = {"self", "image_processor", "tokenizer", "video_processor", "chat_template", "kwargs"}
+    return {key: value for key, value in config.items() if key in accepted - skip}
 
 
 def _load_without_video(folder: Path) -> Any:
     import transformers
     from transformers import AutoImageProcessor, AutoTokenizer
 
-    name = _processor_class_name(folder)
+    config = _processor_config(folder)
+    name = config.get("processor_class")
     processor_class = getattr(transformers, name, None) if name else None
     if processor_class is None:
         raise OSError(f"{folder}: cannot tell which processor to build (processor_class {name!r})")
@@ -64,4 +75,5 @@ def _load_without_video(folder: Path) -> Any:
     template = folder / "chat_template.jinja"
     chat_template = template.read_text("utf-8") if template.is_file() else getattr(tokenizer, "chat_template", None)
     processor = without_video(processor_class)
-    return processor(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
+    settings = _own_settings(processor_class, config)
+    return processor(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template, **settings)

@@ -29,9 +29,9 @@ class LocalRewriter(LocalTextRole):
         for g in generated:
             usage = usage_of(g)
             try:
-                replies.append(TextReply(text=prompting.parse_instruction_reply(g.text), raw=g.text, usage=usage))
+                replies.append(TextReply(text=prompting.parse_instruction_reply(g.text), raw=g.raw, usage=usage))
             except ModelCallError as exc:
-                replies.append(failed(exc, usage))
+                replies.append(failed(exc, g))
         return replies
 
     def rewrite(self, long_instruction: str, edit_type: EditType, seed: int) -> TextReply:

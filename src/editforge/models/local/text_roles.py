@@ -59,9 +59,10 @@ def plus(a: Usage, b: Usage) -> Usage:
     )
 
 
-def failed(exc: ModelCallError, usage: Usage) -> ModelCallError:
-    """`exc` carrying the usage of the generation(s) that produced the bad reply."""
-    exc.usage = plus(exc.usage, usage)
+def failed(exc: ModelCallError, generated: Generated) -> ModelCallError:
+    """`exc` carrying the whole reply (a thought included) and the usage of the generation that produced it."""
+    exc.raw = generated.raw
+    exc.usage = plus(exc.usage, usage_of(generated))
     return exc
 
 
