@@ -113,3 +113,28 @@ def test_the_image_cache_is_safe_to_share_between_threads(tmp_path: Path) -> Non
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_ledger_from_before_device_seconds_gains_the_column_and_sums_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    from editforge.records import Usage
+
+    path = tmp_path / "ledger.sqlite"
+    old = sqlite3.connect(path)  # the calls table as an older editforge made it
+    old.execute(
+        "CREATE TABLE calls (id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, provider TEXT NOT NULL,"
+        " model TEXT NOT NULL, prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL,"
+        " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, images INTEGER NOT NULL,"
+        " cost_usd REAL NOT NULL, elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL)"
+    )
+    old.execute("INSERT INTO calls VALUES (1, 'editor', 'offline', 'e', '', 't1', 'ok', 0, 0, 1, 0, 0.1, NULL, 0)")
+    old.commit()
+    old.close()
+    ref = ModelRef(provider="local", model="tiny-editor")
+    with Ledger(path) as ledger:
+        ledger.add_tasks([Task(task_id="t1", photo_id="p", edit_type="color_tone", seed=1, input_image="a.png")])
+        ledger.add_call("editor", ref, "t1", Usage(images=1, device_seconds=1.5), 1.6)
+        ledger.add_call("editor", ref, "t1", Usage(images=1, device_seconds=0.5), 0.6, error="refused")
+        assert ledger.device_seconds_by_type() == {"color_tone": pytest.approx(2.0)}
+        assert ledger.count("calls") == 3

@@ -151,6 +151,9 @@ class RunConfig(BaseModel):
     limits: dict[str, ModelLimits] = Field(default_factory=dict)  # per model name, for hosted models
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
     timeout_s: float = Field(default=300.0, gt=0)  # the longest any one model call may take
+    # The longest a local call (CPU work, a model on a device) may run once a worker has it; past it the
+    # worker is deemed hung: a device worker is killed and replaced, and the call retried.
+    local_timeout_s: float = Field(default=600.0, gt=0)
     stuck_after_s: float = Field(default=120.0, gt=0)  # the watchdog names calls running longer
     budget_usd: float | None = Field(default=None, ge=0)  # stop cleanly before spending more
     prices: dict[str, Price] = Field(default_factory=dict)  # USD; overrides the shipped table

@@ -49,6 +49,9 @@ TIMEOUT_GRACE_S = 2.0
 PossiblyBilled = Callable[[Role, ModelRef, "str | None", Usage, float, str], None]
 
 
+QUEUE_POLL_S = 0.05  # how often a queued CPU call is checked for having started (its timeout starts then)
+
+
 class BudgetReached(Exception):
     """The next paid call would take the run past its budget."""
 
@@ -126,12 +129,14 @@ class Dispatcher:
         prices: PriceTable,
         budget_usd: float | None = None,
         spent_usd: float = 0.0,
+        local_timeout_s: float | None = None,
     ) -> None:
         self.executors = executors  # role → where its non-I/O calls run (process pool, device workers, Ray)
         self.execution = execution
         self.refs = refs
         self.retries = retries
         self.timeout_s = timeout_s
+        self.local_timeout_s = local_timeout_s or timeout_s  # CPU and device calls, from when a worker takes them
         self.prices = prices
         self.budget_usd = budget_usd
         self.spent_usd = spent_usd
@@ -227,16 +232,20 @@ class Dispatcher:
     async def _in_executor(
         self, loop: asyncio.AbstractEventLoop, executor: Executor, fn: Callable[..., T], *args: Any
     ) -> T:
-        future = loop.run_in_executor(executor, fn, *args)
+        started = executor.submit(fn, *args)
+        future = asyncio.wrap_future(started, loop=loop)
         if getattr(executor, "enforces_timeout", False):  # device workers: the pool kills and replaces a hung one
             return await future
+        # The clock starts when a worker takes the call, not while it queues behind others for a free one.
+        while not (started.running() or started.done()):
+            await asyncio.wait({future}, timeout=QUEUE_POLL_S)
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
+            return await asyncio.wait_for(future, self.local_timeout_s)
         except asyncio.TimeoutError:
             # A process-pool worker cannot be stopped alone: the call is given up and retried, and the
             # runner kills the pool's processes at the end instead of waiting on the hung one.
             self.abandoned_calls += 1
-            raise TransientModelError(f"no reply within {self.timeout_s:.0f} s") from None
+            raise TransientModelError(f"no reply within {self.local_timeout_s:.0f} s") from None
 
     def charge(self, cost_usd: float) -> None:
         self.spent_usd += cost_usd

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from editforge import taxonomy
 
@@ -41,7 +44,7 @@ class RunProgress:
     def __init__(self, console: Console, quiet: bool = False) -> None:
         self.console = console
         self.tally = Tally()
-        self._bar = Progress(
+        self._bar = _Bars(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -63,6 +66,11 @@ class RunProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(*exc)
+
+    def devices(self, line: str) -> None:
+        """The local models' line under the bars (see device_line)."""
+        self._bar.footer = f"[bold]models[/] {line}" if line else ""
+        self._bar.refresh()
 
     def start(self, name: str, total: int, done: int = 0) -> None:
         self._ids[name] = self._bar.add_task(
@@ -92,27 +100,75 @@ class RunProgress:
         )
 
 
-def category_table(counts: dict[str, Counter[str]], title: str, cost_by_type: dict[str, float] | None = None) -> Table:
+class _Bars(Progress):
+    """The bars, and a footer line under them (the device workers' rates and memory)."""
+
+    footer = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        if self.footer:
+            yield Text.from_markup(self.footer)
+
+
+def category_table(
+    counts: dict[str, Counter[str]],
+    title: str,
+    cost_by_type: dict[str, float] | None = None,
+    device_s_by_type: dict[str, float] | None = None,
+) -> Table:
+    """Per category: passed, failed, errors, pass rate; the cost when a run paid; and when local models ran,
+    the device-seconds (GPU-seconds on a GPU) each kept example took, its failed attempts included."""
     table = Table(title=title)
     table.add_column("category")
     columns = ["passed", "failed", "errors", "pass rate"] + (["cost (USD)"] if cost_by_type is not None else [])
+    columns += ["device-s / kept"] if device_s_by_type else []
     for column in columns:
         table.add_column(column, justify="right")
-    costs: Counter[str] = Counter()
-    for key, cost in (cost_by_type or {}).items():
-        costs[taxonomy.get(key).category] += cost
+    costs, device_s = _by_category(cost_by_type), _by_category(device_s_by_type)
     total: Counter[str] = Counter()
     for category in taxonomy.categories():
         if category not in counts:
             continue
         total.update(counts[category])
-        table.add_row(category, *_row(counts[category], costs[category] if cost_by_type is not None else None))
-    table.add_row("[bold]all", *_row(total, sum(costs.values()) if cost_by_type is not None else None))
+        cost = costs[category] if cost_by_type is not None else None
+        table.add_row(category, *_row(counts[category], cost, device_s[category] if device_s_by_type else None))
+    all_cost = sum(costs.values()) if cost_by_type is not None else None
+    table.add_row("[bold]all", *_row(total, all_cost, sum(device_s.values()) if device_s_by_type else None))
     return table
 
 
-def _row(c: Counter[str], cost: float | None) -> list[str]:
+def _by_category(by_type: dict[str, float] | None) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for key, value in (by_type or {}).items():
+        out[taxonomy.get(key).category] += value
+    return out
+
+
+def _row(c: Counter[str], cost: float | None, device_s: float | None = None) -> list[str]:
     judged = c["passed"] + c["failed"]
     rate = f"{c['passed'] / judged:.2f}" if judged else "–"
     cells = [str(c["passed"]), str(c["failed"]), str(c["error"]), rate]
-    return cells + ([f"{cost:.4f}"] if cost is not None else [])
+    cells += [f"{cost:.4f}"] if cost is not None else []
+    if device_s is not None:
+        cells.append(f"{device_s / c['passed']:.2f}" if c["passed"] else "–")
+    return cells
+
+
+def device_line(pools: list[dict[str, Any]]) -> str:
+    """One line on the local models' workers: calls/s per role, mean batch, device memory, and trouble."""
+    parts, memory, trouble = [], 0, Counter[str]()
+    for p in pools:
+        if not p["ready"]:
+            parts.append(f"{p['role']} loading")
+            continue
+        rate = p["items"] / p["busy_s"] if p["busy_s"] > 0 else 0.0
+        batch = f" (batch {p['items'] / p['batches']:.1f})" if p["batches"] else ""
+        parts.append(f"{p['role']} {rate:.2f} img/s{batch}")
+        memory += p["memory"] or 0
+        trouble.update(oom=p["oom_halvings"], crashed=p["crashes"], hung=p["hangs"])
+    if memory:
+        parts.append(f"GPU {memory / 2**30:.1f} GiB")
+    notes = [f"{n} {what}" for what, n in (("OOM halvings", trouble["oom"]), ("crashed", trouble["crashed"]),
+                                         ("hung", trouble["hung"])) if n]  # fmt: skip
+    return " · ".join(parts + ([", ".join(notes)] if notes else []))

@@ -30,8 +30,9 @@ from rich.console import Console
 from editforge.config import ConfigError, RunConfig
 from editforge.engine import work
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
-from editforge.engine.progress import RunProgress, category_table
+from editforge.engine.progress import RunProgress, category_table, device_line
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.targets import Goals
 from editforge.models.base import FatalModelError
@@ -55,6 +56,9 @@ PLAN_KEYS = (
     "source", "images", "urls", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
     "type_weights", "sessions", "judge_passes",
 )  # fmt: skip
+# Role options that say where and how fast a local model runs, not what it makes: a run may resume on
+# other devices or with another batch size.
+PLACEMENT_OPTIONS = ("devices", "batch_size", "batch_wait_s")
 
 
 class RunAborted(RuntimeError):
@@ -102,6 +106,9 @@ class LocalRunner:
         self._stop: str | None = None
         self._deferred = 0
         self.goals = Goals(config.targets)
+        self.device_pools: dict[str, DevicePool] = {}  # while running: the device roles' workers
+        self._abandoned_calls = 0
+        self._device_summary = ""
 
     def run(self, finish: Callable[[Ledger], dict[str, int]] | None = None) -> RunSummary:
         """Run to the end (or a clean stop). `finish`, if given, is called with the ledger while the run
@@ -138,6 +145,7 @@ class LocalRunner:
                         summary.deferred = asyncio.run(self._run(ledger, executors, dispatcher, models, progress))
                     finally:
                         dispatcher.close()
+                        self._abandoned_calls = dispatcher.abandoned_calls
             except KeyboardInterrupt:
                 self._stop = "interrupted (Ctrl-C)"
             except BrokenProcessPool as exc:
@@ -153,7 +161,11 @@ class LocalRunner:
             summary.exported = finish(ledger) if finish is not None else {}
             if not self.quiet and progress.tally.by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
-                self.console.print(category_table(progress.tally.by_category, "this run, by category", costs))
+                device_s = ledger.device_seconds_by_type()
+                table = category_table(progress.tally.by_category, "this run, by category", costs, device_s)
+                self.console.print(table)
+            if not self.quiet and self._device_summary:
+                self.console.print(f"[bold]models[/] {self._device_summary}")
             if summary.stopped:
                 self.console.print(
                     f"[yellow]stopped: {summary.stopped}.[/] Every finished step is in the "
@@ -165,14 +177,23 @@ class LocalRunner:
     def _executors(self, models: dict[str, Any]) -> Iterator[dict[str, Executor]]:
         """Where each piece of work runs: "ingest", "prefilter" and every role → an executor.
 
-        Here: one bounded process pool for all CPU work. I/O-bound roles are not in it; the dispatcher
-        runs them in its own threads under their rate limits."""
-        with ProcessPoolExecutor(
+        Here: one bounded process pool for all CPU work, and long-lived spawned workers for each role
+        whose model runs on a device (engine.devices), one per device, that batch its calls. I/O-bound
+        roles are in neither; the dispatcher runs them in its own threads under their rate limits."""
+        pool = ProcessPoolExecutor(
             max_workers=self.config.workers,
             initializer=work.init_worker,
             initargs=(self.run_dir, self.config.roles, self.config.images_uri),
-        ) as pool:
-            yield {"ingest": pool, "prefilter": pool, **dict.fromkeys(models, pool)}
+        )
+        try:
+            with device_pools(
+                models, self.run_dir, self.config.roles, self.config.local_timeout_s, self.console.log,
+                self.config.images_uri,
+            ) as devices:  # fmt: skip
+                self.device_pools = devices
+                yield {"ingest": pool, "prefilter": pool, **dict.fromkeys(models, pool), **devices}
+        finally:
+            _shutdown(pool, kill=self._abandoned_calls > 0)
 
     def _dispatcher(self, executors: dict[str, Executor], models: dict[str, Any], spent: float) -> Dispatcher:
         execution = {role: getattr(m, "execution", "cpu") for role, m in models.items()}
@@ -186,6 +207,7 @@ class LocalRunner:
             limits=self.config.limits,  # type: ignore[arg-type]
             retries=self.config.retries,
             timeout_s=self.config.timeout_s,
+            local_timeout_s=self.config.local_timeout_s,
             prices=PriceTable(self.config.prices),
             budget_usd=self.config.budget_usd,
             spent_usd=spent,
@@ -197,7 +219,10 @@ class LocalRunner:
         if previous is None:
             ledger.set_meta("plan_settings", settings)
         elif previous != settings:
-            before, now = json.loads(previous), json.loads(settings)
+            before, now = _placement_free(json.loads(previous)), _placement_free(json.loads(settings))
+            if before == now:  # only where models run changed (other GPUs, another batch size): same run
+                ledger.set_meta("plan_settings", settings)
+                return
             changed = ", ".join(k for k in PLAN_KEYS if before.get(k) != now.get(k))
             raise ConfigError(
                 f"{self.run_dir} holds a run with other settings ({changed}); resume it with the same "
@@ -213,6 +238,7 @@ class LocalRunner:
         progress: RunProgress,
     ) -> int:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
+        meter = asyncio.create_task(self._device_meter(progress)) if self.device_pools else None
         try:
             photos = await self._ingest(ledger, executors["ingest"], progress)
             allowed = self._allowed_types(models)
@@ -244,6 +270,9 @@ class LocalRunner:
             return self._deferred
         finally:
             watchdog.cancel()
+            if meter is not None:
+                meter.cancel()
+                self._device_summary = device_line([pool.stats() for pool in self.device_pools.values()])
 
     async def _sessions(
         self,
@@ -321,7 +350,14 @@ class LocalRunner:
 
     def _concurrency(self, dispatcher: Dispatcher) -> int:
         io_slots = dispatcher.threads._max_workers if "io" in dispatcher.execution.values() else 0
-        return max(self.config.workers * 2, io_slots * 2)
+        # Device workers only batch what reaches them at once: enough tasks to fill every worker's slots.
+        device_slots = sum(pool.capacity() for pool in self.device_pools.values())
+        return max(self.config.workers * 2, io_slots * 2, device_slots)
+
+    async def _device_meter(self, progress: RunProgress) -> None:
+        while True:
+            progress.devices(device_line([pool.stats() for pool in self.device_pools.values()]))
+            await asyncio.sleep(1.0)
 
     async def _watchdog(self, dispatcher: Dispatcher) -> None:
         """Hangs are the commonest complaint about pipeline tools: say what is stuck, and for how long."""
@@ -388,6 +424,24 @@ async def _bounded(
         finished, _ = await asyncio.wait(pending)
         for f in finished:
             f.result()
+
+
+def _placement_free(settings: dict[str, Any]) -> dict[str, Any]:
+    for spec in (settings.get("roles") or {}).values():
+        for key in PLACEMENT_OPTIONS:
+            (spec.get("options") or {}).pop(key, None)
+    return settings
+
+
+def _shutdown(pool: ProcessPoolExecutor, kill: bool) -> None:
+    """Stop the CPU pool; after a call timed out in it, kill its processes rather than wait for a hung one."""
+    if not kill:
+        pool.shutdown(wait=True)
+        return
+    processes = list((pool._processes or {}).values())  # the stdlib offers no way to stop one hung worker
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
 
 
 def status_counts(ledger: Ledger) -> tuple[dict[str, int], dict[str, Counter[str]]]:

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
     prompt_version TEXT NOT NULL, task_id TEXT, status TEXT NOT NULL, input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL, images INTEGER NOT NULL, cost_usd REAL NOT NULL,
-    elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL, possibly_billed INTEGER NOT NULL DEFAULT 0);
+    elapsed_s REAL NOT NULL, error TEXT, created REAL NOT NULL, possibly_billed INTEGER NOT NULL DEFAULT 0,
+    device_seconds REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'planned',
     reason TEXT, json TEXT NOT NULL);
@@ -73,6 +74,8 @@ class Ledger:
             # 1 for a call that timed out: the server may have done and billed it. Its row carries the
             # call's typical cost, so spend and the budget count it conservatively.
             self.db.execute("ALTER TABLE calls ADD COLUMN possibly_billed INTEGER NOT NULL DEFAULT 0")
+        if "device_seconds" not in calls:  # accelerator time of a local model's call (0 for everything else)
+            self.db.execute("ALTER TABLE calls ADD COLUMN device_seconds REAL NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -303,8 +306,8 @@ class Ledger:
         """One model call. `possibly_billed`: it timed out, so `usage` is its typical size, not a bill."""
         self.db.execute(
             "INSERT INTO calls (role, provider, model, prompt_version, task_id, status, input_tokens,"
-            " output_tokens, images, cost_usd, elapsed_s, error, created, possibly_billed)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " output_tokens, images, cost_usd, elapsed_s, error, created, possibly_billed, device_seconds)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 role,
                 model.provider,
@@ -320,6 +323,7 @@ class Ledger:
                 error,
                 time.time(),
                 int(possibly_billed),
+                usage.device_seconds,
             ),
         )
 
@@ -339,6 +343,14 @@ class Ledger:
             "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM calls WHERE possibly_billed = 1"
         ).fetchone()
         return int(calls), float(cost)
+
+    def device_seconds_by_type(self) -> dict[str, float]:
+        """Accelerator seconds local models spent, per edit type (failed calls and retries included)."""
+        rows = self.db.execute(
+            "SELECT t.edit_type, SUM(c.device_seconds) FROM calls c JOIN tasks t USING (task_id)"
+            " WHERE c.device_seconds > 0 GROUP BY t.edit_type"
+        )
+        return {edit_type: float(seconds) for edit_type, seconds in rows}
 
     def cost_by_type(self) -> dict[str, float]:
         rows = self.db.execute(

@@ -21,8 +21,9 @@ import multiprocessing as mp
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,10 @@ class DevicePool(Executor):
         roles: Roles,
         timeout_s: float,
         log: Callable[[str], None] = lambda line: None,
+        images_uri: str | None = None,
     ) -> None:
         self.role = role
+        self.images_uri = images_uri
         self.run_dir = run_dir
         self.roles = roles
         self.timeout_s = timeout_s
@@ -108,6 +111,7 @@ class DevicePool(Executor):
         self.crashes = 0
         self.hangs = 0
         self.started = time.monotonic()
+        self.ready_at: float | None = None  # when the first worker could take calls (rates count from here)
         self._lock = threading.RLock()
         self._ids = itertools.count()
         self._pending: deque[_Call] = deque()
@@ -129,6 +133,7 @@ class DevicePool(Executor):
             max_batch=self.max_batch,
             batch_wait_s=self.batch_wait_s,
             providers=dict(registry.PROVIDERS),
+            images_uri=self.images_uri,
         )
 
     # -- Executor ----------------------------------------------------------------------------------
@@ -165,6 +170,11 @@ class DevicePool(Executor):
                 worker.process.join()
 
     # -- what the progress display and the benchmarks read -----------------------------------------
+    def capacity(self) -> int:
+        """Calls the workers can hold at once: how many tasks the runner keeps in flight to fill batches."""
+        with self._lock:
+            return self.slots * sum(not w.dead for w in self._workers)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             workers = [{"device": w.device, "ready": w.ready, **w.stats} for w in self._workers if not w.dead]
@@ -180,7 +190,7 @@ class DevicePool(Executor):
             "memory": sum(memory) if memory else None,
             "crashes": self.crashes,
             "hangs": self.hangs,
-            "elapsed_s": time.monotonic() - self.started,
+            "busy_s": time.monotonic() - self.ready_at if self.ready_at else 0.0,
         }
 
     # -- internals (the lock is held by every caller of a method starting with _) ------------------
@@ -227,6 +237,7 @@ class DevicePool(Executor):
 
     def _on_ready(self, worker: _Worker, info: dict[str, Any]) -> None:
         asked, worker.device, worker.ready = worker.device, info["device"], True
+        self.ready_at = self.ready_at or time.monotonic()
         if asked == AUTO and info["cuda_devices"] > 1 and not self._auto_expanded:
             self._auto_expanded = True  # "auto" means every GPU this machine has, one model copy each
             for index in range(1, info["cuda_devices"]):
@@ -293,3 +304,24 @@ class DevicePool(Executor):
                         call.future.set_exception(TransientModelError(f"no reply within {self.timeout_s:.0f} s"))
                         del worker.in_flight[call.call_id]
                     self._replace(worker, f"{self.role} worker on {worker.device} replaced after a hung call")
+
+
+@contextmanager
+def device_pools(
+    models: dict[str, Any],
+    run_dir: Path,
+    roles: Roles,
+    timeout_s: float,
+    log: Callable[[str], None] = lambda line: None,
+    images_uri: str | None = None,
+) -> Iterator[dict[str, DevicePool]]:
+    """A pool for every role whose model runs on a device; all of them stopped on the way out."""
+    pools: dict[str, DevicePool] = {}
+    try:
+        for role, model in models.items():
+            if getattr(model, "execution", "cpu") == "device":
+                pools[role] = DevicePool(role, model, run_dir, roles, timeout_s, log, images_uri)  # type: ignore[arg-type]
+        yield pools
+    finally:
+        for pool in pools.values():
+            pool.shutdown()

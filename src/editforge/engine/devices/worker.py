@@ -39,6 +39,7 @@ class WorkerSpec:
     max_batch: int | None = None
     batch_wait_s: float | None = None
     providers: dict[str, str] = field(default_factory=dict)  # the runner's provider table (plug-ins, tests)
+    images_uri: str | None = None  # the run's image store when it is not under run_dir
 
 
 def resolve_device(device: str) -> tuple[str, int]:
@@ -87,7 +88,7 @@ def serve(conn: Connection, spec: WorkerSpec) -> None:
         send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     batcher = BatchingModel(model, spec.max_batch, spec.batch_wait_s, log=lambda line: send(("log", line)))
-    work.init_worker(spec.run_dir, spec.roles)
+    work.init_worker(spec.run_dir, spec.roles, spec.images_uri)
     work.install_model(spec.role, batcher)
     send(("ready", {"device": device, "cuda_devices": count, "batch_note": getattr(model, "batch_note", None)}))
 
