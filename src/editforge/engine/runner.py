@@ -428,7 +428,7 @@ async def _bounded(
 
 def _placement_free(settings: dict[str, Any]) -> dict[str, Any]:
     for spec in (settings.get("roles") or {}).values():
-        for key in PLACEMENT_OPTIONS:
+        for key in PLACEMENT_OPTIONS if isinstance(spec, dict) else ():  # an optional role may be unset
             (spec.get("options") or {}).pop(key, None)
     return settings
 
