@@ -143,3 +143,19 @@ def test_per_host_rate_limit_spaces_requests(web: FakeWeb) -> None:
             return time.monotonic() - started
 
     assert asyncio.run(run()) >= 0.9  # 20 requests at 10/s: a one-second burst of 10, then 10 more at 10/s
+
+
+def test_a_failing_handler_stops_fetch_all_with_its_error(web: FakeWeb) -> None:
+    calls: list[str] = []
+
+    def handler(result: Fetched) -> None:
+        calls.append(result.url)
+        raise OSError("disk full")
+
+    async def run() -> None:
+        async with Downloader(MIRROR, connections=2) as downloader:
+            await downloader.fetch_all([web.url("/a.png")] * 50, handler)
+
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(run())
+    assert 1 <= len(calls) <= 4 and web.hits["/a.png"] < 10  # it stopped soon, it did not hang

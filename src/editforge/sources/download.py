@@ -141,29 +141,37 @@ class Downloader:
     async def fetch_all(self, urls: Iterable[str], on_result: Callable[[Fetched], Awaitable[None] | None]) -> None:
         """Fetch every URL with up to `connections` in flight; `on_result` sees each as it finishes."""
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self.connections * 2)
+        failures: list[BaseException] = []
 
         async def worker() -> None:
             while (url := await queue.get()) is not None:
+                if failures:  # a handler failed: drain the queue without fetching, so the feeder never blocks
+                    continue
                 try:
                     result = Fetched(url, data=await self.fetch(url))
                 except DownloadError as exc:
                     result = Fetched(url, error=exc)
-                outcome = on_result(result)
-                if asyncio.iscoroutine(outcome):
-                    await outcome
+                try:
+                    outcome = on_result(result)
+                    if asyncio.iscoroutine(outcome):
+                        await outcome
+                except Exception as exc:  # the caller's error (a full disk, say): surfaced below, once
+                    failures.append(exc)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.connections)]
         try:
             for url in urls:
-                await queue.put(url)
-                if any(w.done() for w in workers):  # a handler raised: stop feeding, surface it below
+                if failures:
                     break
+                await queue.put(url)
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)
         finally:
             for w in workers:
                 w.cancel()
+        if failures:
+            raise failures[0]
 
     async def _fetch_once(self, url: str) -> bytes:
         current = url

@@ -89,13 +89,6 @@ class ImportBook:
     def set_row(self, ref: str, status: str, reason: str | None = None) -> None:
         self.ledger.db.execute("INSERT OR REPLACE INTO import_rows VALUES (?, ?, ?)", (ref, status, reason))
 
-    def row_problems(self) -> list[tuple[str, str, str]]:
-        rows = self.ledger.db.execute("SELECT ref, status, reason FROM import_rows WHERE status != 'imported'")
-        return sorted(rows, key=lambda r: (r[0].split(":")[0], int(r[0].rsplit(":", 1)[1])))
-
-    def row_counts(self) -> dict[str, int]:
-        return dict(self.ledger.db.execute("SELECT status, COUNT(*) FROM import_rows GROUP BY status").fetchall())
-
 
 def verify_and_store(store: ImageStore, key: str, data: bytes, origin: str) -> Stored | Missing:
     """Decode the bytes in full (a truncated or corrupt image is refused), then store them by content.
