@@ -60,7 +60,8 @@ def test_kill_9_mid_download_then_resume_fetches_nothing_verified_again(
         assert second.returncode == 0, second.stderr
         assert {path: web.hits[path] for path in hits_at_kill} == hits_at_kill  # verified: never asked again
         assert all(web.hits[f"/nb/{path}"] >= 1 for path in release.edits)
-        assert f"{ROWS} imported, 0 not imported" in " ".join(second.stderr.split())
+        said = " ".join(second.stderr.split())
+        assert f"{ROWS} imported, 0 not imported" in said and "do not redistribute it" in said
         db = sqlite3.connect(out / "ledger.sqlite")
         assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'passed'").fetchone()[0] == ROWS
         assert db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == ROWS

@@ -107,3 +107,21 @@ def test_unknown_fields_are_refused() -> None:
 def test_stable_id_is_deterministic_and_sensitive() -> None:
     assert stable_id("a", 1) == stable_id("a", 1)
     assert stable_id("a", 1) != stable_id("a", 2)
+
+
+def test_a_released_verdict_carries_a_decision_and_never_a_score() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from editforge.records import ModelRef, Scores, Verdict
+
+    judge = ModelRef(provider="pico-banana-400k", model="gemini-2.5-pro")
+    kept = Verdict(attempt_id="a", task_id="t", status="released", decision=True, model=judge)
+    assert kept.passed is True and kept.score is None
+    assert Verdict.model_validate_json(kept.model_dump_json()).passed is True
+    assert Verdict(attempt_id="b", task_id="t", status="released", decision=False, model=judge).passed is False
+    with pytest.raises(ValidationError, match="released dataset"):
+        Verdict(attempt_id="c", task_id="t", status="released", model=judge)  # no decision
+    with pytest.raises(ValidationError, match="released dataset"):
+        Verdict(attempt_id="d", task_id="t", status="scored", decision=True, model=judge,
+                scores=Scores(instruction_compliance=1, seamlessness=1, preservation=1, technical_quality=1))

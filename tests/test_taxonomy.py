@@ -29,3 +29,15 @@ def test_unknown_type_names_the_command_that_lists_them() -> None:
 
     with pytest.raises(KeyError, match="editforge taxonomy"):
         taxonomy.get("make it pop")
+
+
+def test_unspecified_names_an_imported_turn_but_is_never_planned() -> None:
+    import pytest
+
+    from editforge import taxonomy
+    from editforge.config import ConfigError, build_config
+
+    assert taxonomy.get("unspecified").release_name == "" and "unspecified" not in taxonomy.keys()
+    assert "Unspecified" not in taxonomy.categories()
+    with pytest.raises(ConfigError, match="cannot be planned"):
+        build_config({"out": "x", "edit_types": ["unspecified"]}, {})

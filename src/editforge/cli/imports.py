@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from editforge.cli.app import _split, _user_errors, app, console
 
@@ -36,6 +37,7 @@ def picobanana(
     connections: int = typer.Option(32, "--connections", min=1, max=1024, help="Downloads in flight at once."),
     align: str = typer.Option("none", "--align", help="Exports: put edits on their source's size (resize/pad/crop)."),
     exports: str = typer.Option("picobanana,hf,webdataset", "--exports", help="Formats to write ('' for none)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Rebuild Pico-Banana-400K: manifests, edited images, source photos from Open Images, exports.
 
@@ -68,7 +70,10 @@ def picobanana(
             exports=resolve_formats(exports) if exports.strip() else [],
         )
         console.print(f"[yellow]notice:[/] {escape(NOTICE)}")
-        summary = import_picobanana(options, progress=None)
+        columns = (SpinnerColumn(), TextColumn("images fetched, verified and stored: {task.completed:.0f}"))
+        with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
+            images = bar.add_task("images", total=None)
+            summary = import_picobanana(options, progress=lambda _stage, n: bar.advance(images, n))
     read = sum(summary.rows.values())
     console.print(
         f"[bold]{out}[/]: {read} rows read ({', '.join(f'{k} {v}' for k, v in summary.rows.items())}), "
@@ -81,6 +86,7 @@ def picobanana(
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     if summary.retryable:
-        console.print(f"{summary.retryable} images failed transiently: run the same command again to retry them")
+        noun = "image" if summary.retryable == 1 else "images"
+        console.print(f"{summary.retryable} {noun} failed transiently: run the same command again to retry")
     for fmt, counts in summary.exported.items():
         console.print(f"export {fmt}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

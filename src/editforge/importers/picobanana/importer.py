@@ -169,8 +169,11 @@ async def _import(
     for problem in manifest.problems:
         book.set_row(str(problem.ref), "bad-row", problem.reason)
     _write_rows(ledger, book, todo_singles, todo_sessions, manifest)
-    problems = [row for row in _rows(book) if row[1] != "imported" and row[0].split(":")[0].removesuffix(".jsonl")
-                in options.splits]  # fmt: skip
+    order = {split: i for i, split in enumerate(SPLITS)}
+    problems = sorted(
+        (row for row in _rows(book) if row[1] != "imported" and _split_of(row[0]) in options.splits),
+        key=lambda row: (order[_split_of(row[0])], int(row[0].rsplit(":", 1)[1])),
+    )
     retryable = ledger.db.execute("SELECT COUNT(*) FROM import_images WHERE ok = 0 AND retryable = 1").fetchone()[0]
     imported_now = sum(1 for _, status, _ in _rows(book) if status == "imported")
     return ImportSummary(rows=manifest.rows, imported=imported_now, problems=problems, retryable=retryable, notes=notes)
@@ -182,6 +185,10 @@ def _inputs_fingerprint(options: ImportOptions) -> str:
     csv_file = options.openimages_csv
     csv_id = (str(csv_file.resolve()), csv_file.stat().st_size) if csv_file else None
     return json.dumps({"files": sorted(files), "csv": csv_id, "flickr": options.flickr_fallback})
+
+
+def _split_of(ref: str) -> str:
+    return ref.split(":", 1)[0].removesuffix(".jsonl")
 
 
 def _rows(book: ImportBook) -> list[tuple[str, str, str]]:
