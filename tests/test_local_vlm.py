@@ -133,6 +133,17 @@ def test_judge_retries_are_seeded_so_a_second_ask_differs(judge, small_photos) -
     assert len(set(replies)) > 1  # greedy first, then sampled with seeds 1 and 2
 
 
+def test_another_judge_pass_samples_afresh_and_repeats_itself(judge, small_photos) -> None:
+    """Multi-pass judging asks with sample = 1, 2, …: a greedy judge then samples, each pass its own seeds."""
+    pair = ([small_photos["coffee"]], [small_photos["rocket"]], ["warmer"], [COLOR])
+    (first,) = judge.judge_many(*pair)
+    (second,) = judge.judge_many(*pair, sample=1)
+    (again,) = judge.judge_many(*pair, sample=1)
+    assert second.raw == again.raw and second.raw != first.raw
+    with pytest.raises(ReplyError):  # the single-call form takes the pass index too (random weights: garbage)
+        judge.judge(small_photos["coffee"], small_photos["rocket"], "warmer", COLOR, sample=2)
+
+
 def test_rewriter_shortens_with_the_hosted_prompt(rewriter) -> None:
     with forced_replies(rewriter, ["Short: make it warmer", "  "]) as batches:
         short, empty = rewriter.rewrite_many(["Shift the colour balance toward warm amber."] * 2, [COLOR] * 2, [1, 2])

@@ -68,7 +68,10 @@ class LocalJudge(LocalTextRole):
         editeds: list[np.ndarray],
         instructions: list[str],
         edit_types: list[EditType],
+        sample: int = 0,
     ) -> list[JudgeReply | ModelCallError]:
+        """`sample` > 0 asks for another sample of the same judgments (multi-pass judging): it samples
+        (at retry_temperature if the configured sampling is greedy) with seeds of its own."""
         parts = [self.scheme.parts(*item) for item in zip(sources, editeds, instructions, edit_types, strict=True)]
         parsed: list[list[Any]] = [[None] * len(p) for p in parts]
         raws: list[list[list[str]]] = [[[] for _ in p] for p in parts]  # every reply to every part, in order
@@ -79,10 +82,12 @@ class LocalJudge(LocalTextRole):
             if not pending:
                 break
             # The first ask uses the configured sampling (greedy by default); each retry samples with seed = attempt.
-            sampling = self.sampling if attempt == 0 else replace(self.sampling, temperature=self.retry_temperature)
+            greedy = attempt == 0 and not (sample and self.sampling.temperature == 0)
+            sampling = self.sampling if greedy else replace(self.sampling, temperature=self.retry_temperature)
             asked = [parts[item][index] for item, index in pending]
+            seed = attempt + 1000 * sample
             generated = self.loaded.generate(
-                [p.prompt for p in asked], [p.images for p in asked], [attempt] * len(asked), sampling
+                [p.prompt for p in asked], [p.images for p in asked], [seed] * len(asked), sampling
             )
             still: list[tuple[int, int]] = []
             for (item, index), g in zip(pending, generated, strict=True):
@@ -113,8 +118,10 @@ class LocalJudge(LocalTextRole):
         asked = self.retries + 1
         return ReplyError(f"{error.reason} (asked {asked} time{'s' if asked > 1 else ''})", self._raw(raws), usage)
 
-    def judge(self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType) -> JudgeReply:
-        (reply,) = self.judge_many([source], [edited], [instruction], [edit_type])
+    def judge(
+        self, source: np.ndarray, edited: np.ndarray, instruction: str, edit_type: EditType, sample: int = 0
+    ) -> JudgeReply:
+        (reply,) = self.judge_many([source], [edited], [instruction], [edit_type], sample=sample)
         if isinstance(reply, ModelCallError):
             raise reply
         return reply
