@@ -21,12 +21,13 @@ def test_bad_rows_are_named_and_good_ones_kept(tmp_path: Path) -> None:
     _write(tmp_path, "sft", [
         GOOD,
         {**GOOD, "output_image": "../../etc/passwd"},
-        {**GOOD, "output_image": "https://evil.example/x.png"},
+        {**GOOD, "output_image": "file:///etc/passwd"},
         {**GOOD, "text": ""},
         {k: v for k, v in GOOD.items() if k != "open_image_input_url"},
         "[1, 2]",
         "",
         {**GOOD, "summarized_text": None},
+        {**GOOD, "output_image": "https://cdn.example/nb/images/positive-edit/9.png"},
     ])  # fmt: skip
     _write(tmp_path, "preference", [{**GOOD, "rejected_images": []}, {**GOOD, "rejected_images": ["images/n/1.png"]}])
     manifest = read_manifests(tmp_path, ["sft", "preference"])
@@ -36,9 +37,10 @@ def test_bad_rows_are_named_and_good_ones_kept(tmp_path: Path) -> None:
     assert "not a relative path" in problems["sft.jsonl:2"] and "not a relative path" in problems["sft.jsonl:3"]
     assert "`text` is missing" in problems["sft.jsonl:4"] and "open_image_input_url" in problems["sft.jsonl:5"]
     assert "not a JSON object" in problems["sft.jsonl:6"] and "rejected_images" in problems["preference.jsonl:1"]
-    assert [str(r.ref) for r in manifest.singles] == ["sft.jsonl:1", "sft.jsonl:8", "preference.jsonl:2"]
+    assert [str(r.ref) for r in manifest.singles] == ["sft.jsonl:1", "sft.jsonl:8", "sft.jsonl:9", "preference.jsonl:2"]
+    assert manifest.singles[2].output_image == "https://cdn.example/nb/images/positive-edit/9.png"  # fetched as is
     assert manifest.singles[0].edit_type == "accessories" and manifest.singles[1].summarized_text == ""
-    assert manifest.rows == {"sft": 7, "preference": 2}  # the blank line is not a row
+    assert manifest.rows == {"sft": 8, "preference": 2}  # the blank line is not a row
     assert list(source_urls(manifest)) == [GOOD["open_image_input_url"]]
 
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 from editforge.config import ConfigError
 from editforge.importers.picobanana.book import ImportBook, Missing, Stored, edit_key, source_key
@@ -162,7 +163,7 @@ async def _import(
         resolved = {u for u in source_urls(_subset(todo_singles, todo_sessions)) if book.stored(source_key(u))}
         edits = _edit_paths(todo_singles, todo_sessions, resolved)
         settled = book.settled()
-        await fetcher.urls({edit_key(p): options.base_url + p for p in edits if edit_key(p) not in settled})
+        await fetcher.urls({edit_key(p): urljoin(options.base_url, p) for p in edits if edit_key(p) not in settled})
         notes += fetcher.problems
     finally:
         fetcher.close()

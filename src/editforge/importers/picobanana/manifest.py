@@ -70,10 +70,13 @@ def _text(row: dict, key: str, ref: RowRef, required: bool = True) -> str:
 
 
 def _image_path(value: object, ref: RowRef, key: str) -> str:
-    """A relative image path under the base URL; absolute URLs and '..' are refused (untrusted input)."""
+    """A path relative to the base URL (what the release gives), or a full http(s) URL (fetched under the
+    untrusted-URL policy like any other); an absolute path, '..' or another scheme is refused."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{ref}: `{key}` is missing or not a string")
     path = value.strip()
+    if path.lower().startswith(("http://", "https://")):
+        return path
     if "://" in path or path.startswith("/") or ".." in path.split("/") or "\\" in path:
         raise ValueError(f"{ref}: `{key}` {path!r} is not a relative path under the release's base URL")
     return path
