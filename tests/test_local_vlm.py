@@ -225,6 +225,20 @@ def test_an_editscore_lora_is_merged_into_the_judge(tiny_model, tmp_path, small_
     assert isinstance(reply, ModelCallError)  # still random weights: a recorded failure, not a score
 
 
+def test_out_of_device_memory_is_a_transient_error_the_engine_can_halve(tiny_model, small_photos, monkeypatch) -> None:
+    torch = pytest.importorskip("torch")
+    from editforge.models.base import DeviceOutOfMemoryError
+
+    judge = build_role("judge", "local", str(tiny_model("vlm")), dict(FAST))
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(judge.loaded.model, "generate", out_of_memory)
+    with pytest.raises(DeviceOutOfMemoryError, match="out of device memory"):
+        judge.judge_many([small_photos["coffee"]] * 2, [small_photos["rocket"]] * 2, ["warmer"] * 2, [COLOR] * 2)
+
+
 @pytest.mark.gpu
 def test_bf16_batches_on_cuda(tiny_model, small_photos) -> None:
     torch = pytest.importorskip("torch")

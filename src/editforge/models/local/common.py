@@ -165,7 +165,7 @@ def out_of_memory_as_transient(label: str) -> Iterator[None]:
 
     try:
         yield
-    except torch.OutOfMemoryError as exc:
+    except torch.cuda.OutOfMemoryError as exc:  # the same class as torch.OutOfMemoryError (torch ≥ 2.5)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         raise DeviceOutOfMemoryError(f"{label}: out of device memory ({str(exc).splitlines()[0][:200]})") from None

@@ -110,9 +110,10 @@ class TextModel:
         if self.vision and images:
             pil = [[Image.fromarray(np.ascontiguousarray(a)) for a in row] for row in images]
             inputs = self.processor(text=texts, images=pil, padding=True, return_tensors="pt")
+            inputs = inputs.to(self.device, dtype=self.model.dtype)  # pixel values in the weights' dtype (bf16)
         else:
             inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
-        inputs = inputs.to(self.device)
+            inputs = inputs.to(self.device)
         kwargs: dict[str, Any] = {"max_new_tokens": sampling.max_new_tokens, "do_sample": False}
         kwargs.update(temperature=None, top_p=None, top_k=None)  # the model's own sampling defaults stay unused
         if sampling.temperature > 0:

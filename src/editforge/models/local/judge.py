@@ -1,6 +1,9 @@
 """The local judge: a vision-language model (Qwen3-VL-8B-Instruct by default, or an EditScore LoRA) scores
 an edit on the four criteria. A reply that does not parse is asked again (`retries` times, each sampled
-with another seed) and then recorded as a judge failure with every raw reply: never a default score."""
+with another seed) and then recorded as a judge failure with every raw reply: never a default score.
+
+`batch_size` counts judged edits; with the editscore prompt each edit is two generations (two questions),
+so a batch of 8 edits is one generate call of 16 rows."""
 
 from __future__ import annotations
 
