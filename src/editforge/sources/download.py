@@ -25,7 +25,6 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore2
 from aiolimiter import AsyncLimiter
-from httpcore2._backends.anyio import AnyIOBackend  # the backend httpcore2 itself uses on asyncio
 
 from editforge.sources.urlpolicy import BlockedUrlError, UrlPolicy
 
@@ -56,7 +55,7 @@ class _GuardedBackend(httpcore2.AsyncNetworkBackend):
 
     def __init__(self, policy: UrlPolicy) -> None:
         self.policy = policy
-        self._inner = AnyIOBackend()
+        self._inner = httpcore2.AnyIOBackend()  # the backend httpcore2 itself uses on asyncio
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001, ANN201 - httpcore2's signature
         loop = asyncio.get_running_loop()
