@@ -183,3 +183,37 @@ def test_hosted_roles_stay_in_the_driver_under_one_rate_limit(
         assert set(runner.pools) == {"cpu"}  # no actor pool for a hosted role
         assert server.count(fault="rate_limit") == 0
         assert server.paid_twice() == []
+
+
+def test_a_device_role_runs_in_batches_on_its_own_actor_pool(
+    ray_cluster, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The editor as a device role (the test device provider of tests/device_support.py: the offline
+    editor's pixels behind a batch-only `edit_many`) gets its own pool; concurrent calls from many tasks
+    meet in the actor's batcher; the images are the offline editor's, so the release matches."""
+    import json
+    import re
+
+    from editforge.models import registry
+
+    photos, local = reference
+    monkeypatch.setitem(registry.PROVIDERS, "testdevice", "device_support")
+    editor = {"provider": "testdevice", "options": {"batch_size": 4, "batch_wait_s": 0.1, "sleep_s": 0.05}}
+    pool = {"num_gpus": 0, "num_cpus": 0.5, "max_actors": 1}  # a CPU stand-in for a GPU actor
+    out = tmp_path / "device"
+    config = build_config(
+        _settings(out, photos, engine="ray", roles={"editor": editor}, ray={"roles": {"editor": pool}}), {}
+    )
+    runner = make_runner(config, quiet=True)
+    summary = runner.run()
+    assert not summary.stopped and summary.counts == _counts(local)
+    assert set(runner.pools) == {"cpu", "editor"}
+    db = sqlite3.connect(out / "ledger.sqlite")
+    raws = [json.loads(row[0])["raw_reply"] for row in db.execute("SELECT json FROM attempts")]
+    db.close()
+    sizes = [int(re.search(r"batch=(\d+)", raw)[1]) for raw in raws]  # type: ignore[index]
+    pids = {int(re.search(r"pid=(\d+)", raw)[1]) for raw in raws}  # type: ignore[index]
+    assert max(sizes) > 1, sizes  # calls of different tasks were edited together
+    assert os.getpid() not in pids and len(pids) == 1  # all in the one editor actor, none in the driver
+    ours = {str(p.relative_to(out)) for p in (out / "images").rglob("*.png")}
+    assert ours == {str(p.relative_to(local)) for p in (local / "images").rglob("*.png")}

@@ -14,12 +14,12 @@ import pytest
 pytest.importorskip("ray")
 
 from editforge.config import RayPool, Roles  # noqa: E402
-from editforge.engine.ray_pool import ActorPoolExecutor, PoolLost  # noqa: E402
+from editforge.engine.ray_pool import ActorPoolExecutor, PoolLost, WorkerInit  # noqa: E402
 
 
 def _pool(tmp_path: Path, resubmits: int = 3, idle_s: float = 60.0, **spec) -> ActorPoolExecutor:
     settings = RayPool(**{"num_cpus": 0.5, "min_actors": 1, "max_actors": 2, **spec})
-    return ActorPoolExecutor("test", settings, (str(tmp_path), Roles(), None), resubmits, idle_s)
+    return ActorPoolExecutor("test", settings, WorkerInit(str(tmp_path), Roles()), resubmits, idle_s)
 
 
 def test_results_and_the_workers_own_errors_come_back(ray_cluster, tmp_path: Path) -> None:

@@ -100,7 +100,9 @@ class RayPool(BaseModel):
     max_actors: int | None = Field(default=None, ge=1)  # None: `workers` for the CPU pool, 1 per device role
     num_cpus: float = Field(default=1.0, ge=0)
     num_gpus: float = Field(default=0.0, ge=0)  # device roles default to 1 GPU each (see RaySettings.pool)
-    max_concurrency: int = Field(default=1, ge=1)  # calls one actor holds at once: a batching worker's batch size
+    # Calls one actor runs at once. None: 1 for CPU actors; 2 × the model's batch size for a device role (its
+    # calls meet in a batcher, and one batch fills while the previous one runs on the device).
+    max_concurrency: int | None = Field(default=None, ge=1)
 
 
 class RaySettings(BaseModel):

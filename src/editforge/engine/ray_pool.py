@@ -34,14 +34,49 @@ from editforge.engine import work
 LOST = (RayActorError, WorkerCrashedError, ObjectLostError)
 
 
-class RoleWorker:
-    """One Ray actor: a worker process of the local engine, placed by Ray."""
+@dataclass(frozen=True)
+class WorkerInit:
+    """What every actor of a run is started with (small and picklable)."""
 
-    def __init__(self, run_dir: str, roles: Roles, images_uri: str | None, cv_threads: int) -> None:
+    run_dir: str
+    roles: Roles
+    images_uri: str | None = None
+    providers: dict[str, str] = field(default_factory=dict)  # the driver's provider table (plug-ins, tests)
+    paths: tuple[str, ...] = ()  # where the driver found plug-in provider modules; added to sys.path
+
+
+class RoleWorker:
+    """One Ray actor: a worker process of the local engine, placed by Ray.
+
+    For a device role (`device_role` set) it also builds that role's model, loads it on the device Ray
+    gave the actor, and puts the batching stand-in (engine.devices.batching) in front of it: the actor's
+    `max_concurrency` calls run in threads and meet there as batches, as in the local device workers."""
+
+    def __init__(self, init: WorkerInit, cv_threads: int, device_role: str | None = None) -> None:
+        import sys
+
         import cv2
 
+        from editforge.models import registry
+
+        sys.path.extend(p for p in init.paths if p not in sys.path)
+        registry.PROVIDERS.update(init.providers)
         cv2.setNumThreads(cv_threads)  # the actor's CPUs are the parallelism, as in the local pool
-        work.init_worker(Path(run_dir), roles, images_uri)
+        work.init_worker(Path(init.run_dir), init.roles, init.images_uri)
+        self.batcher: Any = None
+        if device_role is not None:
+            from editforge.engine.devices.batching import BatchingModel
+            from editforge.engine.devices.worker import AUTO, resolve_device
+
+            spec = getattr(init.roles, device_role)
+            model = registry.build_role(device_role, spec.provider, spec.model, spec.options)
+            if hasattr(model, "load"):  # Ray set CUDA_VISIBLE_DEVICES to this actor's GPUs: "auto" is cuda:0
+                model.load(resolve_device(AUTO)[0])
+            self.batcher = BatchingModel(model)
+            work.install_model(device_role, self.batcher)
+
+    def batch_stats(self) -> dict[str, Any] | None:
+        return self.batcher.stats.as_dict() if self.batcher is not None else None
 
     def pid(self) -> int:
         return os.getpid()
@@ -75,24 +110,26 @@ class ActorPoolExecutor(Executor):
         self,
         name: str,
         spec: RayPool,
-        init_args: tuple[Any, ...],
+        init: WorkerInit,
         resubmits: int = 3,
         idle_s: float = 60.0,
+        device_role: str | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
         self.max_actors = spec.max_actors or 1
+        self.slots = spec.max_concurrency or 1
         self.resubmits = resubmits
         self.idle_s = idle_s
         cv_threads = max(1, int(spec.num_cpus))
         self._remote = ray.remote(RoleWorker).options(
             num_cpus=spec.num_cpus,
             num_gpus=spec.num_gpus,
-            max_concurrency=spec.max_concurrency,
+            max_concurrency=self.slots,
             max_restarts=0,  # the pool replaces a dead actor itself and resends its calls
             name=None,
         )
-        self._init_args = (*init_args, cv_threads)
+        self._init_args = (init, cv_threads, device_role)
         self._lock = threading.Lock()
         self._actors: list[_Actor] = []
         self._closed = False
@@ -127,6 +164,12 @@ class ActorPoolExecutor(Executor):
             refs = [a.pid_ref for a in self._actors]
         return list(ray.get(refs, timeout=timeout_s))
 
+    def batch_stats(self, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+        """Each live device actor's batching figures (batches, items, largest batch, ...)."""
+        with self._lock:
+            handles = [a.handle for a in self._actors]
+        return [s for s in ray.get([h.batch_stats.remote() for h in handles], timeout=timeout_s) if s]
+
     @property
     def size(self) -> int:
         with self._lock:
@@ -143,7 +186,7 @@ class ActorPoolExecutor(Executor):
     def _pick(self) -> _Actor:
         """The least loaded actor; a new one when all are full and the pool may grow. Holds the lock."""
         self._release_idle()
-        free = [a for a in self._actors if a.in_flight < self.spec.max_concurrency]
+        free = [a for a in self._actors if a.in_flight < self.slots]
         if free:
             return min(free, key=lambda a: a.in_flight)
         if len(self._actors) < self.max_actors:

@@ -12,19 +12,22 @@ Why Ray Core actors driven by the existing flow rather than Ray Data: see docs/s
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from editforge.config import ConfigError
 from editforge.engine.calls import Dispatcher
-from editforge.engine.ray_pool import ActorPoolExecutor
+from editforge.engine.ray_pool import ActorPoolExecutor, WorkerInit
 from editforge.engine.runner import LocalRunner
+from editforge.models import registry
 
 
 class RayRunner(LocalRunner):
@@ -36,7 +39,7 @@ class RayRunner(LocalRunner):
         self.pools = {}
         try:
             settings = self.config.ray
-            init = (str(self.run_dir.resolve()), self.config.roles, self.config.images_uri)
+            init = self._worker_init()
             execution = {role: getattr(model, "execution", "cpu") for role, model in models.items()}
             cpu = ActorPoolExecutor(
                 "cpu", settings.pool("cpu", "cpu", self.config.workers), init, settings.resubmits, settings.idle_s
@@ -46,8 +49,11 @@ class RayRunner(LocalRunner):
             for role, kind in execution.items():
                 if kind == "device":
                     spec = settings.pool(role, kind, self.config.workers)
-                    self.pools[role] = ActorPoolExecutor(role, spec, init, settings.resubmits, settings.idle_s)
-                    executors[role] = self.pools[role]
+                    if spec.max_concurrency is None:  # one batch fills while the previous one runs
+                        spec = spec.model_copy(update={"max_concurrency": 2 * _max_batch(models[role])})
+                    self._check_gpus(role, spec.num_gpus)
+                    pool = ActorPoolExecutor(role, spec, init, settings.resubmits, settings.idle_s, device_role=role)
+                    self.pools[role] = executors[role] = pool
                 else:  # "cpu" runs here; "io" never reaches an executor (the dispatcher's threads call it)
                     executors[role] = cpu
             yield executors
@@ -56,6 +62,26 @@ class RayRunner(LocalRunner):
                 pool.shutdown()
             if started:
                 ray.shutdown()
+
+    def _check_gpus(self, role: str, wanted: float) -> None:
+        # Not an error: an autoscaling cluster adds GPU nodes when actors ask for them. But on a fixed
+        # cluster without GPUs the actors would wait forever, so say why nothing moves.
+        have = ray.cluster_resources().get("GPU", 0)
+        if wanted > have:
+            self.console.print(
+                f"[yellow]the {role} asks for {wanted:g} GPU per actor and the cluster has {have:g} now[/]: its actors "
+                f"wait for GPU nodes (set ray.roles.{role}.num_gpus: 0 to run it on CPUs)"
+            )
+
+    def _worker_init(self) -> WorkerInit:
+        providers = dict(registry.PROVIDERS)
+        paths = set()
+        for module in providers.values():  # a plug-in provider must import in the actors as it does here
+            found = importlib.util.find_spec(module)
+            if found is not None and found.origin and not module.startswith("editforge."):
+                paths.add(str(Path(found.origin).parent))
+        run_dir = str(self.run_dir.resolve())
+        return WorkerInit(run_dir, self.config.roles, self.config.images_uri, providers, tuple(sorted(paths)))
 
     def _connect(self) -> bool:
         """Join the cluster the config names, or start a local Ray; True when this run started it."""
@@ -75,5 +101,9 @@ class RayRunner(LocalRunner):
 
     def _concurrency(self, dispatcher: Dispatcher) -> int:
         # Keep every actor slot of every pool busy with one call waiting behind it, like the local engine.
-        slots = sum((p.max_actors * p.spec.max_concurrency) for p in self.pools.values())
+        slots = sum(p.max_actors * p.slots for p in self.pools.values())
         return max(super()._concurrency(dispatcher), slots * 2)
+
+
+def _max_batch(model: Any) -> int:
+    return max(1, int(getattr(model, "max_batch", 1)))
