@@ -33,6 +33,7 @@ from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
 from editforge.engine.progress import RunProgress, category_table, device_line
+from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.targets import Goals
 from editforge.models.base import FatalModelError
@@ -44,7 +45,7 @@ from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
 from editforge.sources.urlpolicy import UrlPolicy
 from editforge.sources.urls import FetchedItem, UrlItem, url_items
-from editforge.stages.plan import plan_sessions, plan_tasks
+from editforge.stages.plan import iter_plan_tasks, plan_sessions
 from editforge.store.images import record_images_uri
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
@@ -240,17 +241,17 @@ class LocalRunner:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         meter = asyncio.create_task(self._device_meter(progress)) if self.device_pools else None
         try:
-            photos = await self._ingest(ledger, executors["ingest"], progress)
+            photos = RunPhotos(ledger, await self._ingest(ledger, executors["ingest"], progress))
             allowed = self._allowed_types(models)
             # Types a writer can only write within a session (recolour the text *you added*) are not single turns.
             single = allowed - frozenset(getattr(models["writer"], "session_only_types", ()))
             weights = self.config.weight_of()
-            ledger.add_tasks(plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights))
+            add_planned(ledger, iter_plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights))
             flow = TaskFlow(
                 ledger, dispatcher, self.config.max_attempts, self.config.threshold, self._use_prefilter(models),
                 self.console, self.config.judge_passes, "tiebreak" in models,
             )  # fmt: skip
-            photo_by_id = {p.photo_id: p for p in photos}
+            photo_by_id = photos
             self.goals = Goals.from_ledger(self.config.targets, ledger)
             todo = (t for t in ledger.tasks("planned") if t.session_id is None)  # streamed, never all in memory
             total, waiting = ledger.count_single_turn()
@@ -278,7 +279,7 @@ class LocalRunner:
         self,
         ledger: Ledger,
         flow: SessionFlow,
-        photo_by_id: dict[str, Photo],
+        photo_by_id: RunPhotos,
         allowed: frozenset[str],
         dispatcher: Dispatcher,
         progress: RunProgress,
@@ -367,7 +368,8 @@ class LocalRunner:
             for line in dispatcher.stuck(self.config.stuck_after_s):
                 self.console.log(f"[yellow]still waiting:[/] {line}")
 
-    async def _ingest(self, ledger: Ledger, pool: Executor, progress: RunProgress) -> list[Photo]:
+    async def _ingest(self, ledger: Ledger, pool: Executor, progress: RunProgress) -> list[str]:
+        """Ingest the new photos; returns the ids of the run's photos, in source order."""
         loop = asyncio.get_running_loop()
         items = list_sources(self.config)
         new = [item for item in items if not ledger.is_known_source(item.uri)]
@@ -396,12 +398,12 @@ class LocalRunner:
         urls = any(isinstance(item, UrlItem) for item in new)
         async with downloader:
             await _bounded(one, new, limit=max(self.config.workers * 2, self.config.download_connections * urls))
-        seen: dict[str, Photo] = {}
+        seen: dict[str, None] = {}
         for item in items:  # source order, each distinct photo once (duplicates share a pixel hash)
-            photo = ledger.photo_for_uri(item.uri)
-            if photo is not None:
-                seen.setdefault(photo.photo_id, photo)
-        return list(seen.values())
+            photo_id = ledger.photo_id_for_uri(item.uri)
+            if photo_id is not None:
+                seen.setdefault(photo_id)
+        return list(seen)
 
 
 async def _bounded(

@@ -9,6 +9,7 @@ resumed run re-plans exactly the same tasks.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import numpy as np
@@ -31,14 +32,20 @@ def derive_seed(*parts: object) -> int:
 
 
 def plan_tasks(
-    photos: list[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
+    photos: Iterable[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
 ) -> list[Task]:
     """Single-turn tasks: each photo takes the types furthest below their share of the plan so far."""
+    return list(iter_plan_tasks(photos, allowed, per_photo, seed, weights))
+
+
+def iter_plan_tasks(
+    photos: Iterable[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
+) -> Iterator[Task]:
+    """`plan_tasks`, one task at a time: a 400K-task plan never has to sit in memory whole."""
     rng = np.random.default_rng(seed)
     weights = weights or dict.fromkeys(allowed, 1.0)
     used: Counter[str] = Counter()
     order = [k for k in taxonomy.keys() if k in allowed and weights.get(k, 0) > 0]  # taxonomy order: stable
-    tasks: list[Task] = []
     for photo in photos:
         candidates = [k for k in order if photo_allows(photo, k)]
         tie_break = rng.permutation(len(candidates))
@@ -55,16 +62,13 @@ def plan_tasks(
         for i in ranked[:per_photo]:
             edit_type = candidates[i]
             used[edit_type] += 1
-            tasks.append(
-                Task(
-                    task_id=stable_id("task", photo.photo_id, edit_type, 1, None, seed),
-                    photo_id=photo.photo_id,
-                    edit_type=edit_type,
-                    seed=derive_seed(seed, photo.photo_id, edit_type),
-                    input_image=photo.image,
-                )
+            yield Task(
+                task_id=stable_id("task", photo.photo_id, edit_type, 1, None, seed),
+                photo_id=photo.photo_id,
+                edit_type=edit_type,
+                seed=derive_seed(seed, photo.photo_id, edit_type),
+                input_image=photo.image,
             )
-    return tasks
 
 
 def next_turn_types(photo: Photo, history_types: list[str], allowed: frozenset[str]) -> list[str]:

@@ -123,6 +123,10 @@ class Ledger:
         ).fetchone()
         return Photo.model_validate_json(row[0]) if row else None
 
+    def photo_id_for_uri(self, uri: str) -> str | None:
+        row = self.db.execute("SELECT photo_id FROM photo_uris WHERE uri = ?", (uri,)).fetchone()
+        return row[0] if row else None
+
     def photo(self, photo_id: str) -> Photo:
         row = self.db.execute("SELECT json FROM photos WHERE photo_id = ?", (photo_id,)).fetchone()
         if row is None:
