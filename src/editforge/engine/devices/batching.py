@@ -92,8 +92,10 @@ class BatchingModel:
     def edit(self, image: Any, instruction: str, seed: int) -> Any:
         return self._call("edit", image, instruction, seed)
 
-    def judge(self, source: Any, edited: Any, instruction: str, edit_type: Any) -> Any:
-        return self._call("judge", source, edited, instruction, edit_type)
+    def judge(self, source: Any, edited: Any, instruction: str, edit_type: Any, sample: int = 0) -> Any:
+        # Passes of a multi-pass judge are batched with their own pass index only (one `sample` a batch).
+        options = {"sample": sample} if sample else {}
+        return self._call("judge", source, edited, instruction, edit_type, options=options)
 
     def close(self) -> None:
         with self._state:
@@ -102,28 +104,31 @@ class BatchingModel:
             self._queues.clear()
 
     # -- gathering -------------------------------------------------------------------------------
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: str, *args: Any, options: dict[str, Any] | None = None) -> Any:
+        options = options or {}
         if not hasattr(self.model, BATCH_METHODS[method]):  # a model without a batch method: call it as it is
             with self._device:
-                return getattr(self.model, method)(*args)
+                return getattr(self.model, method)(*args, **options)
         pending = _Pending(args)
-        self._queue(method).put(pending)
+        self._queue(method, options).put(pending)
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.result
 
-    def _queue(self, method: str) -> queue.SimpleQueue[_Pending | None]:
+    def _queue(self, method: str, options: dict[str, Any]) -> queue.SimpleQueue[_Pending | None]:
+        key = method + "".join(f" {k}={v}" for k, v in sorted(options.items()))
         with self._state:
-            if method not in self._queues:
+            if key not in self._queues:
                 q: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-                self._queues[method] = q
-                thread = threading.Thread(target=self._collect, args=(method, q), name=f"batch-{method}", daemon=True)
+                self._queues[key] = q
+                args = (method, q, options)
+                thread = threading.Thread(target=self._collect, args=args, name=f"batch-{key}", daemon=True)
                 thread.start()
                 self._collectors.append(thread)
-            return self._queues[method]
+            return self._queues[key]
 
-    def _collect(self, method: str, q: queue.SimpleQueue[_Pending | None]) -> None:
+    def _collect(self, method: str, q: queue.SimpleQueue[_Pending | None], options: dict[str, Any]) -> None:
         while True:
             first = q.get()
             if first is None:
@@ -140,16 +145,16 @@ class BatchingModel:
                     closing = True
                     break
                 batch.append(item)
-            self._run(method, batch)
+            self._run(method, batch, options)
             if closing:
                 return
 
-    def _run(self, method: str, batch: list[_Pending]) -> None:
+    def _run(self, method: str, batch: list[_Pending], options: dict[str, Any] | None = None) -> None:
         columns = [list(column) for column in zip(*(p.args for p in batch), strict=True)]
         with self._device:
             started = time.perf_counter()
             try:
-                replies = getattr(self.model, BATCH_METHODS[method])(*columns)
+                replies = getattr(self.model, BATCH_METHODS[method])(*columns, **(options or {}))
                 error: BaseException | None = None
             except DeviceOutOfMemoryError as exc:
                 error = exc
@@ -160,7 +165,7 @@ class BatchingModel:
             elapsed = time.perf_counter() - started
             self.stats.device_seconds += elapsed
         if error is not None:
-            self._out_of_memory(method, batch, error)
+            self._out_of_memory(method, batch, error, options)
             return
         if not isinstance(replies, list) or len(replies) != len(batch):
             got = len(replies) if isinstance(replies, list) else type(replies).__name__
@@ -177,7 +182,9 @@ class BatchingModel:
             else:
                 p.finish(result=reply)
 
-    def _out_of_memory(self, method: str, batch: list[_Pending], error: BaseException) -> None:
+    def _out_of_memory(
+        self, method: str, batch: list[_Pending], error: BaseException, options: dict[str, Any] | None
+    ) -> None:
         if len(batch) == 1:  # nothing left to halve: the engine retries it as a transient failure
             batch[0].finish(error=error)
             return
@@ -189,8 +196,8 @@ class BatchingModel:
             f"out of device memory at batch {len(batch)} ({BATCH_METHODS[method]}): "
             f"retrying as {half} + {len(batch) - half}; batches are now at most {self.stats.batch_limit}"
         )
-        self._run(method, batch[:half])
-        self._run(method, batch[half:])
+        self._run(method, batch[:half], options)
+        self._run(method, batch[half:], options)
 
     def _count(self, size: int) -> None:
         with self._state:
