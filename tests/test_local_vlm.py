@@ -59,6 +59,19 @@ def test_thinking_is_turned_off_and_a_thought_is_not_the_reply(writer, small_pho
     assert reply.text == "Brighten the whole photo." and reply.raw.startswith("<think>\nThe photo is dim.")
 
 
+def test_a_qwen3_5_checkpoint_writes_with_thinking_off(tiny_model, small_photos) -> None:
+    writer = build_role("writer", "local", str(tiny_model("qwen3_5")), {**FAST, "max_new_tokens": 6})
+    assert type(writer.loaded.model).__name__ == "Qwen3_5ForConditionalGeneration"
+    assert writer.loaded._prompt("write", 1).endswith("<think>\n\n</think>\n\n")
+    images, seeds = [small_photos["coffee"], small_photos["rocket"]], [3, 4]
+    batch = writer.loaded.generate(["write", "write more"], [[image] for image in images], seeds, writer.sampling)
+    alone = [
+        writer.loaded.generate([p], [[i]], [s], writer.sampling)[0]
+        for p, i, s in zip(["write", "write more"], images, seeds, strict=True)
+    ]
+    assert [g.text for g in batch] == [g.text for g in alone] and all(g.output_tokens for g in batch)
+
+
 def test_writer_on_random_weights_returns_a_reply_or_a_recorded_failure(writer, small_photos) -> None:
     requests = [WriteRequest(image=small_photos[name], edit_type=COLOR, seed=i) for i, name in enumerate(small_photos)]
     replies = writer.write_many(requests)

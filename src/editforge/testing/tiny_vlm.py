@@ -168,6 +168,44 @@ def build_qwen2_5_vl(folder: Path) -> None:
     vl_processor(Qwen2_5_VLProcessor, tokenizer, patch_size=14).save_pretrained(folder)
 
 
+@builder("qwen3_5", "Qwen3.5 (hybrid linear/full attention, thinking on by default; writer and judge)")
+def build_qwen3_5(folder: Path) -> None:
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration, Qwen3VLProcessor
+
+    tokenizer = qwen_tokenizer()
+    text = _text_config(
+        tokenizer,
+        head_dim=8,
+        linear_key_head_dim=8,
+        linear_value_head_dim=8,
+        linear_num_key_heads=2,
+        linear_num_value_heads=4,
+        layer_types=["linear_attention", "full_attention"],
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 10000.0,
+            "mrope_section": [1, 1, 2],
+            "mrope_interleaved": True,
+            "partial_rotary_factor": 1.0,
+        },  # fmt: skip
+    )
+    config = Qwen3_5Config(
+        text_config=text,
+        vision_config={
+            "depth": 1,
+            "hidden_size": HIDDEN,
+            "intermediate_size": 2 * HIDDEN,
+            "num_heads": 2,
+            "out_hidden_size": HIDDEN,
+            "patch_size": 16,
+            "num_position_embeddings": 64,
+        },  # fmt: skip
+        **_vision_token_ids(tokenizer),
+    )
+    _finish(Qwen3_5ForConditionalGeneration(config), tokenizer, folder)
+    vl_processor(Qwen3VLProcessor, tokenizer, patch_size=16).save_pretrained(folder)
+
+
 @builder("lm", "Qwen2 causal LM (rewriter, like Qwen2.5-7B-Instruct)")
 def build_qwen2_lm(folder: Path) -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
