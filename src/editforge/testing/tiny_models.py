@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILDER_MODULES: tuple[str, ...] = ("editforge.testing.tiny_vlm",)
+BUILDER_MODULES: tuple[str, ...] = ("editforge.testing.tiny_vlm", "editforge.testing.tiny_editors")
 
 
 @dataclass(frozen=True)
