@@ -106,3 +106,28 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):
         return built[kind]
 
     return folder
+
+
+# -- tiny random-weight diffusers editors, built once per session and loaded like a user's model folder -------
+TINY_EDITOR_KINDS = ("qwen_image_edit_plus", "flux2_klein", "flux_kontext", "instruct_pix2pix")
+
+
+@pytest.fixture(scope="session")
+def tiny_editors(tiny_model) -> dict[str, Path]:
+    """kind → a saved tiny pipeline folder (model_index.json + components), as tiny_models' command writes it."""
+    pytest.importorskip("diffusers")
+    return {kind: tiny_model(kind) for kind in TINY_EDITOR_KINDS}
+
+
+@pytest.fixture(scope="session")
+def edit_photos() -> dict[str, np.ndarray]:
+    """Two real photos of different sizes and aspect ratios, small enough for tiny pipelines on a CPU."""
+    import skimage.data
+
+    def sized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+    return {
+        "astronaut": sized(skimage.data.astronaut(), 96, 64),
+        "coffee": sized(skimage.data.coffee(), 80, 64),
+    }
