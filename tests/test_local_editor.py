@@ -50,6 +50,8 @@ def test_each_tiny_pipeline_loads_from_its_folder_and_edits_a_photo(kind, editor
     raw = json.loads(reply.raw)
     assert raw["pipeline"] == CLASSES[kind] and raw["seed"] == 3
     assert raw["input_size"] == [96, 64]
+    shrunk = kind in ("flux2_klein", "instruct_pix2pix") and TINY_EDITOR_OPTIONS[kind]["max_area"] < 96 * 64
+    assert (raw["pipeline_input_size"] != [96, 64]) == shrunk  # they keep the input's size: max_area shrinks it
     assert raw["output_size"] == [reply.image.shape[1], reply.image.shape[0]]
     assert raw["arguments"]["num_inference_steps"] == 2
     assert reply.usage.images == 1 and reply.usage.device_seconds > 0
@@ -179,14 +181,14 @@ def test_a_lora_changes_the_edit_and_scale_zero_turns_it_off(tiny_editors, edit_
     QwenImageEditPlusPipeline.save_lora_weights(tmp_path / "lora", transformer_lora_layers=layers)
     lora_file = next((tmp_path / "lora").glob("*.safetensors"))
 
-    photo, kind = edit_photos["astronaut"], "qwen_image_edit_plus"
-    base = editor(folder, kind).edit(photo, ASK, 2)
-    with_lora = editor(folder, kind, lora=str(lora_file))
+    photo, kind, plain = edit_photos["astronaut"], "qwen_image_edit_plus", {"true_cfg_scale": 1.0}
+    base = editor(folder, kind, **plain).edit(photo, ASK, 2)
+    with_lora = editor(folder, kind, lora=str(lora_file), **plain)
     assert with_lora.ref.model.endswith(f"+lora:{lora_file}")
     edited = with_lora.edit(photo, ASK, 2)
     assert json.loads(edited.raw)["lora"] == str(lora_file)
     assert not np.array_equal(edited.image, base.image)
-    silenced = editor(folder, kind, lora=str(tmp_path / "lora"), lora_scale=0.0).edit(photo, ASK, 2)
+    silenced = editor(folder, kind, lora=str(tmp_path / "lora"), lora_scale=0.0, **plain).edit(photo, ASK, 2)
     assert np.abs(silenced.image.astype(int) - base.image.astype(int)).max() <= 1
 
 
@@ -220,12 +222,26 @@ def test_options_the_pipeline_does_not_take_are_refused(tiny_editors, tmp_path: 
         build_role("editor", "local", str(qwen), {"stpes": 4})
     with pytest.raises(ProviderError, match="positive whole number"):
         build_role("editor", "local", str(qwen), {"steps": 0})
+    with pytest.raises(ProviderError, match="height/width"):  # its __call__ has no size arguments
+        build_role("editor", "local", str(tiny_editors["instruct_pix2pix"]), {"height": 64, "width": 64})
+    with pytest.raises(ProviderError, match="together"):
+        build_role("editor", "local", str(qwen), {"height": 64})
     longcat = tmp_path / "longcat"
     longcat.mkdir()
     (longcat / "model_index.json").write_text(json.dumps({"_class_name": "LongCatImageEditPipeline"}))
     assert build_role("editor", "local", str(longcat), {}).max_batch == 1
     with pytest.raises(ProviderError, match="max_area"):
         build_role("editor", "local", str(longcat), {"max_area": 512 * 512})
+
+
+def test_a_pipeline_class_outside_the_table_runs_one_photo_per_call(tmp_path: Path):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "SomeFutureEditPipeline"}))
+    model = build_role("editor", "local", str(folder), {"batch_size": 8, "steps": 20})
+    assert model.max_batch == 1 and "not in editforge's pipeline table" in model.batch_note
+    with pytest.raises(ProviderError, match="true_cfg_scale"):
+        build_role("editor", "local", str(folder), {"true_cfg_scale": 4.0})
 
 
 def test_a_missing_lora_is_refused_before_loading(tiny_editors, tmp_path: Path, monkeypatch):

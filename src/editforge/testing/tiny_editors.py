@@ -325,5 +325,5 @@ TINY_EDITOR_OPTIONS: dict[str, dict[str, Any]] = {
     "qwen_image_edit_plus": {"steps": 2, "max_area": 64 * 64, "condition_area": 56 * 56},
     "flux2_klein": {"steps": 2, "max_area": 96 * 96},
     "flux_kontext": {"steps": 2, "max_area": 64 * 64, "auto_resize": False},
-    "instruct_pix2pix": {"steps": 2, "max_area": 96 * 96},
+    "instruct_pix2pix": {"steps": 2, "max_area": 64 * 64},
 }

@@ -30,13 +30,21 @@ import numpy as np
 from editforge import taxonomy
 from editforge.models.base import DeviceOutOfMemoryError, EditReply, ModelCallError
 from editforge.models.local import common
-from editforge.models.local.pipelines import CALL_OPTIONS, DEFAULT_MODEL, SIZE_OPTIONS, PipelineSpec, fit_area, spec_for
+from editforge.models.local.pipelines import (
+    CALL_OPTIONS,
+    DEFAULT_MODEL,
+    SIZE_ARGS,
+    SIZE_OPTIONS,
+    PipelineSpec,
+    fit_area,
+    spec_for,
+)
 from editforge.models.registry import ProviderError
 from editforge.records import ModelRef, Usage
 
 ROLE = "editor"
 LORA_OPTIONS = frozenset({"lora", "lora_weight_name", "lora_scale"})
-KNOWN_OPTIONS = frozenset(CALL_OPTIONS) | frozenset(SIZE_OPTIONS) | LORA_OPTIONS
+KNOWN_OPTIONS = frozenset(CALL_OPTIONS) | frozenset(SIZE_OPTIONS) | SIZE_ARGS | LORA_OPTIONS
 ADAPTER = "editforge"
 # The Qwen-Image-Edit-Plus pipeline reads its resize targets from module constants: a call that changes them
 # holds this lock, so two editors in one process never see each other's sizes.
@@ -90,6 +98,8 @@ class LocalEditor:
         for option, modes in SIZE_OPTIONS.items():
             if option in options and spec.resolution not in modes:
                 raise ProviderError(f"local editor: {spec.class_name} takes no {option} (its output size is fixed)")
+        if SIZE_ARGS & set(options) and not spec.call_args >= SIZE_ARGS:
+            raise ProviderError(f"local editor: {spec.class_name} takes no height/width (its output size is its own)")
         if ("height" in options) != ("width" in options):
             raise ProviderError("local editor: give height and width together")
         for option in ("steps", "max_area", "height", "width", "condition_area"):
@@ -213,7 +223,8 @@ class LocalEditor:
                 {
                     "pipeline": self.spec.class_name,
                     "seed": seed,
-                    "input_size": list(source.size),
+                    "input_size": list(source.info["source_size"]),
+                    "pipeline_input_size": list(source.size),
                     "output_size": [edited.shape[1], edited.shape[0]],
                     "arguments": shown,
                     "lora": self.lora.name if self.lora else None,
@@ -233,9 +244,11 @@ class LocalEditor:
         from PIL import Image
 
         pil = Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+        source_size = pil.size
         area = self.options.get("max_area")
         if self.spec.resolution == "input" and area and pil.width * pil.height > area:
             pil = pil.resize(fit_area(pil.width, pil.height, area, 1), Image.Resampling.LANCZOS)
+        pil.info["source_size"] = source_size  # what the reply records, whatever was handed to the pipeline
         return pil
 
     def _arguments(self, image: Any) -> dict[str, Any]:
@@ -255,7 +268,8 @@ class LocalEditor:
         elif spec.resolution == "kontext":
             arguments["width"], arguments["height"] = width, height  # Kontext takes only the aspect from these
         if spec.resolution == "kontext":
-            arguments["max_area"] = options.get("max_area", 1024**2)
+            fixed = options["height"] * options["width"] if "height" in options else 1024**2
+            arguments["max_area"] = options.get("max_area", fixed)
             arguments["_auto_resize"] = bool(options.get("auto_resize", True))
         return arguments
 

@@ -33,14 +33,14 @@ CALL_OPTIONS: dict[str, str] = {
     "negative_prompt": "negative_prompt",
     "image_guidance_scale": "image_guidance_scale",
 }
-# The editor's resolution options, and the modes that take each.
+# The editor's resolution options, and the modes that take each (height and width: the pipelines whose
+# __call__ takes them, listed in their call_args).
 SIZE_OPTIONS: dict[str, frozenset[str]] = {
     "max_area": frozenset({"qwen-plus", "qwen", "kontext", "input"}),
-    "height": frozenset({"qwen-plus", "qwen", "kontext", "input"}),
-    "width": frozenset({"qwen-plus", "qwen", "kontext", "input"}),
     "condition_area": frozenset({"qwen-plus"}),
     "auto_resize": frozenset({"kontext"}),
 }
+SIZE_ARGS = frozenset({"height", "width"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class PipelineSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-_QWEN_ARGS = frozenset({"num_inference_steps", "guidance_scale", "true_cfg_scale", "negative_prompt"})
+_QWEN_ARGS = frozenset({"num_inference_steps", "guidance_scale", "true_cfg_scale", "negative_prompt"}) | SIZE_ARGS
 
 SPECS: dict[str, PipelineSpec] = {
     spec.class_name: spec
@@ -84,7 +84,7 @@ SPECS: dict[str, PipelineSpec] = {
         PipelineSpec(
             "Flux2KleinPipeline",
             "black-forest-labs/FLUX.2-klein-4B",
-            frozenset({"num_inference_steps", "guidance_scale"}),
+            frozenset({"num_inference_steps", "guidance_scale"}) | SIZE_ARGS,
             "input",
             batches=False,
             batch_note="Flux2KleinPipeline reads a list of images as references for one edit: one photo per call",
@@ -100,7 +100,7 @@ SPECS: dict[str, PipelineSpec] = {
         PipelineSpec(
             "FluxKontextPipeline",
             "black-forest-labs/FLUX.1-Kontext-dev",
-            frozenset({"num_inference_steps", "guidance_scale", "true_cfg_scale", "negative_prompt"}),
+            frozenset({"num_inference_steps", "guidance_scale", "true_cfg_scale", "negative_prompt"}) | SIZE_ARGS,
             "kontext",
             batches=True,
         ),
