@@ -102,3 +102,46 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path: Path,
     resumed = subprocess.run(_cli(*args, "--quiet"), capture_output=True, timeout=300)
     assert resumed.returncode == 0
     assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
+
+
+def _offline_run(out: Path, folder: Path, **settings: object):
+    from editforge.config import build_config
+    from editforge.pipeline import run
+
+    values = {"out": out, "images": folder, "per_photo": 2, "workers": 1, "seed": 2,
+              "edit_types": ["color_tone", "film_grain_vintage", "zoom_in", "weather"], **settings}  # fmt: skip
+    return run(build_config(values, {}), quiet=True)
+
+
+def test_photos_added_to_the_folder_do_not_replan_a_resumed_runs_photos(
+    tmp_path: Path, photo_dir: Path, small_photos
+) -> None:
+    from PIL import Image
+
+    out = tmp_path / "run"
+    _offline_run(out, photo_dir)
+    db = sqlite3.connect(out / "ledger.sqlite")
+    before = set(db.execute("SELECT task_id, photo_id, edit_type FROM tasks WHERE session_id IS NULL"))
+    Image.fromarray(small_photos["coffee"][::-1]).save(photo_dir / "000-first.png")  # sorts before the others
+    _offline_run(out, photo_dir)
+    after = set(db.execute("SELECT task_id, photo_id, edit_type FROM tasks WHERE session_id IS NULL"))
+    assert before < after  # the earlier photos' tasks are all still there, and no new ones for them
+    per_photo = dict(db.execute("SELECT photo_id, COUNT(*) FROM tasks WHERE session_id IS NULL GROUP BY photo_id"))
+    assert len(per_photo) == len({p for _, p, _ in before}) + 1 and set(per_photo.values()) == {2}
+
+
+def test_changing_the_threshold_of_a_run_is_refused_not_mixed(tmp_path: Path, photo_dir: Path) -> None:
+    from editforge.config import ConfigError
+
+    out = tmp_path / "run"
+    _offline_run(out, photo_dir, photos=1)
+    with pytest.raises(ConfigError, match="threshold"):
+        _offline_run(out, photo_dir, photos=1, threshold=0.5)
+    db = sqlite3.connect(out / "ledger.sqlite")  # a ledger from before threshold was part of the identity
+    settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'plan_settings'").fetchone()[0])
+    del settings["threshold"]
+    db.execute("UPDATE meta SET value = ? WHERE key = 'plan_settings'", (json.dumps(settings),))
+    db.commit()
+    with pytest.raises(ConfigError, match="judged at threshold 0.7"):  # its verdicts still say which bar
+        _offline_run(out, photo_dir, photos=1, threshold=0.5)
+    _offline_run(out, photo_dir, photos=1)  # the same bar resumes

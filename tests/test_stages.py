@@ -4,7 +4,7 @@ from collections import Counter
 
 from editforge.records import Attempt, ModelRef, Photo, PhotoFacts, Scores, Verdict
 from editforge.stages.curate import curate
-from editforge.stages.plan import plan_tasks
+from editforge.stages.plan import PlannedSoFar, plan_tasks
 
 REF = ModelRef(provider="offline", model="m")
 ALLOWED = frozenset({"color_tone", "weather", "zoom_in", "add_text", "person_lineart", "translate_text"})
@@ -89,3 +89,24 @@ def test_scarce_types_are_taken_where_the_photo_allows_them() -> None:
     photos = [_photo(0, person=True)] + [_photo(i) for i in range(1, 4)]
     tasks = plan_tasks(photos, ALLOWED, per_photo=1, seed=0)
     assert tasks[0].edit_type == "person_lineart"
+
+
+def test_an_unjudged_attempt_is_never_the_rejected_side_of_a_pair() -> None:
+    attempts = [_attempt(1), _attempt(2), _attempt(3), _attempt(4)]
+    abstained = Verdict(attempt_id="a1", task_id="t", status="abstained", rationale="cannot judge", model=REF)
+    judge_failed = Verdict(attempt_id="a2", task_id="t", status="failed", rationale="reply not JSON", model=REF)
+    verdicts = {"a1": abstained, "a2": judge_failed, "a3": _verdict(3, 0.3), "a4": _verdict(4, 0.9)}
+    sft, pref = curate("t", attempts, verdicts)
+    assert sft.chosen_attempt_id == "a4" and pref.rejected_attempt_ids == ["a3"]  # only the measured failure
+    only_unjudged = curate("t", attempts[:2] + [attempts[3]], {k: verdicts[k] for k in ("a1", "a2", "a4")})
+    assert [e.kind for e in only_unjudged] == ["sft"]  # no pair at all
+
+
+def test_photos_added_to_a_resumed_run_leave_the_earlier_photos_plan_alone() -> None:
+    first = plan_tasks([_photo(1), _photo(2), _photo(3)], ALLOWED, per_photo=2, seed=4)
+    planned = PlannedSoFar({t.photo_id for t in first}, dict(Counter(t.edit_type for t in first)))
+    grown = [_photo(0), _photo(1), _photo(5), _photo(2), _photo(3)]  # new photos sort before and between
+    more = plan_tasks(grown, ALLOWED, per_photo=2, seed=4, planned=planned)
+    assert {t.photo_id for t in more} == {"p0", "p5"} and len(more) == 4  # only the new photos are planned
+    types = Counter(t.edit_type for t in [*first, *more])
+    assert max(types.values()) - min(types.values()) <= 1  # the new photos still even out the spread

@@ -45,7 +45,7 @@ from editforge.sources.folder import folder_items
 from editforge.sources.samples import sample_items
 from editforge.sources.urlpolicy import UrlPolicy
 from editforge.sources.urls import FetchedItem, UrlItem, url_items
-from editforge.stages.plan import iter_plan_tasks, plan_sessions
+from editforge.stages.plan import PlannedSoFar, iter_plan_tasks, plan_sessions
 from editforge.store.images import record_images_uri
 from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
@@ -53,9 +53,10 @@ from editforge.store.lock import RunLock
 T = TypeVar("T")
 
 # Settings that decide *what* a run makes: a resume must use the same ones or it is another run.
+# `threshold` and `judge_prefilter` decide which attempts pass: changed mid-run, one dataset would mix two bars.
 PLAN_KEYS = (
     "source", "images", "urls", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
-    "type_weights", "sessions", "judge_passes",
+    "type_weights", "sessions", "judge_passes", "threshold", "judge_prefilter",
 )  # fmt: skip
 # Role options that say where and how fast a local model runs, not what it makes: a run may resume on
 # other devices or with another batch size.
@@ -215,20 +216,27 @@ class LocalRunner:
         )
 
     def _check_same_run(self, ledger: Ledger) -> None:
+        judged_at = ledger.verdict_thresholds() - {self.config.threshold}
+        if judged_at:
+            raise ConfigError(
+                f"{self.run_dir} holds verdicts judged at threshold {', '.join(map(str, sorted(judged_at)))}, not "
+                f"{self.config.threshold}; resume it with that threshold or choose another --out"
+            )
         settings = json.dumps(self.config.model_dump(mode="json", include=set(PLAN_KEYS)), sort_keys=True)
         previous = ledger.get_meta("plan_settings")
         if previous is None:
             ledger.set_meta("plan_settings", settings)
         elif previous != settings:
             before, now = _placement_free(json.loads(previous)), _placement_free(json.loads(settings))
-            if before == now:  # only where models run changed (other GPUs, another batch size): same run
-                ledger.set_meta("plan_settings", settings)
-                return
-            changed = ", ".join(k for k in PLAN_KEYS if before.get(k) != now.get(k))
-            raise ConfigError(
-                f"{self.run_dir} holds a run with other settings ({changed}); resume it with the same "
-                "settings or choose another --out"
-            )
+            # A key added to PLAN_KEYS since the ledger was made is adopted (its verdicts were checked above);
+            # so is a change of where models run only (other GPUs, another batch size): the same run.
+            changed = ", ".join(k for k in PLAN_KEYS if k in before and before[k] != now.get(k))
+            if changed:
+                raise ConfigError(
+                    f"{self.run_dir} holds a run with other settings ({changed}); resume it with the same "
+                    "settings or choose another --out"
+                )
+            ledger.set_meta("plan_settings", settings)
 
     async def _run(
         self,
@@ -246,7 +254,9 @@ class LocalRunner:
             # Types a writer can only write within a session (recolour the text *you added*) are not single turns.
             single = allowed - frozenset(getattr(models["writer"], "session_only_types", ()))
             weights = self.config.weight_of()
-            add_planned(ledger, iter_plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights))
+            planned = PlannedSoFar(*ledger.planned_so_far())  # a resumed run's photos keep their types
+            plan = iter_plan_tasks(photos, single, self.config.per_photo, self.config.seed, weights, planned)
+            add_planned(ledger, plan)
             flow = TaskFlow(
                 ledger, dispatcher, self.config.max_attempts, self.config.threshold, self._use_prefilter(models),
                 self.console, self.config.judge_passes, "tiebreak" in models,

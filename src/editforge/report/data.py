@@ -182,7 +182,13 @@ def _task_turn(ledger: Ledger, run_dir: Path, task: Task) -> tuple[dict, list[st
         chosen = examples[0].chosen_attempt_id
         index = next(a.index for a in attempts if a.attempt_id == chosen)
         shown = [a for a in attempts if a.index <= index]
-        roles = {a.attempt_id: "chosen" if a.attempt_id == chosen else "rejected" for a in shown}
+        rejected = {r for e in examples for r in e.rejected_attempt_ids}
+        # An attempt before the pass that is not in the pair (no image, judge abstained or failed) is no
+        # "rejected" example: shown as a failed attempt.
+        roles = {
+            a.attempt_id: "chosen" if a.attempt_id == chosen else "rejected" if a.attempt_id in rejected else "failed"
+            for a in shown
+        }
         subsets = [e.kind for e in examples]
         score = verdicts[chosen].score
     else:

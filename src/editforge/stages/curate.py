@@ -1,8 +1,9 @@
 """Attempts and verdicts → dataset examples, the Pico-Banana way.
 
-A passing attempt makes an SFT example. If failed attempts came before it, the same task also makes
-a preference example (chosen = the pass, rejected = those failures). A task with no pass makes no
-example; its attempts and scores stay in the ledger for anyone who wants to re-filter later.
+A passing attempt makes an SFT example. If attempts the judge scored below the bar came before it, the
+same task also makes a preference example (chosen = the pass, rejected = those measured failures). A
+task with no pass makes no example; its attempts and scores stay in the ledger for anyone who wants to
+re-filter later.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ def curate(task_id: str, attempts: list[Attempt], verdicts: dict[str, Verdict]) 
     if chosen is None:
         return []
     examples = [Example(kind="sft", task_id=task_id, chosen_attempt_id=chosen.attempt_id)]
-    # Only attempts with an image can be the rejected side of a pair: a refusal has nothing to show.
-    rejected = [a.attempt_id for a in attempts if a.index < chosen.index and a.output_image is not None]
+    # The rejected side of a pair is an image the judge measured and failed: a refusal has no image, and
+    # an attempt whose judge abstained or failed was never shown to be worse than the chosen one.
+    rejected = [
+        a.attempt_id
+        for a in sorted(attempts, key=lambda a: a.index)
+        if a.index < chosen.index and a.output_image is not None and _measured_failure(verdicts.get(a.attempt_id))
+    ]
     if rejected:
         examples.append(
             Example(
@@ -36,3 +42,7 @@ def curate(task_id: str, attempts: list[Attempt], verdicts: dict[str, Verdict]) 
             )
         )
     return examples
+
+
+def _measured_failure(verdict: Verdict | None) -> bool:
+    return verdict is not None and verdict.status == "scored" and verdict.passed is False

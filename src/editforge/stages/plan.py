@@ -2,14 +2,15 @@
 
 Types are spread evenly (each photo takes the types used least so far, ties broken by the seed) so
 a small run still covers the taxonomy, and a type is only planned where the photo has what it needs
-(a person, visible text) — Pico-Banana's category-specific filtering. Ids are deterministic, so a
-resumed run re-plans exactly the same tasks.
+(a person, visible text) — Pico-Banana's category-specific filtering. Ids are deterministic, and a
+resumed run keeps the types its photos were given, whatever photos were added since.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -32,23 +33,47 @@ def derive_seed(*parts: object) -> int:
 
 
 def plan_tasks(
-    photos: Iterable[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
+    photos: Iterable[Photo],
+    allowed: frozenset[str],
+    per_photo: int,
+    seed: int,
+    weights: dict[str, float] | None = None,
+    planned: PlannedSoFar | None = None,
 ) -> list[Task]:
     """Single-turn tasks: each photo takes the types furthest below their share of the plan so far."""
-    return list(iter_plan_tasks(photos, allowed, per_photo, seed, weights))
+    return list(iter_plan_tasks(photos, allowed, per_photo, seed, weights, planned))
+
+
+@dataclass
+class PlannedSoFar:
+    """What a resumed run already planned: the photos that have their types, and how often each type was
+    given. Those photos are not planned again and the counts start from there, so photos added to the
+    folder since never change what the earlier photos were given."""
+
+    photo_ids: set[str] = field(default_factory=set)
+    type_counts: dict[str, int] = field(default_factory=dict)
 
 
 def iter_plan_tasks(
-    photos: Iterable[Photo], allowed: frozenset[str], per_photo: int, seed: int, weights: dict[str, float] | None = None
+    photos: Iterable[Photo],
+    allowed: frozenset[str],
+    per_photo: int,
+    seed: int,
+    weights: dict[str, float] | None = None,
+    planned: PlannedSoFar | None = None,
 ) -> Iterator[Task]:
-    """`plan_tasks`, one task at a time: a 400K-task plan never has to sit in memory whole."""
-    rng = np.random.default_rng(seed)
+    """`plan_tasks`, one task at a time: a 400K-task plan never has to sit in memory whole. Each photo's
+    tie-break is drawn from (seed, photo id), not from its position in the folder, so a photo added
+    before it in the folder does not change its types."""
     weights = weights or dict.fromkeys(allowed, 1.0)
-    used: Counter[str] = Counter()
+    planned = planned or PlannedSoFar()
+    used: Counter[str] = Counter(planned.type_counts)
     order = [k for k in taxonomy.keys() if k in allowed and weights.get(k, 0) > 0]  # taxonomy order: stable
     for photo in photos:
+        if photo.photo_id in planned.photo_ids:
+            continue
         candidates = [k for k in order if photo_allows(photo, k)]
-        tie_break = rng.permutation(len(candidates))
+        tie_break = np.random.default_rng([seed, derive_seed("plan", photo.photo_id)]).permutation(len(candidates))
         # Least used relative to its weight first; among equals, types few photos allow (a person,
         # visible text) go first, since this photo may be one of the few chances to try them.
         ranked = sorted(

@@ -199,6 +199,12 @@ class Ledger:
     def set_task_status(self, task_id: str, status: TaskStatus, reason: str | None = None) -> None:
         self.db.execute("UPDATE tasks SET status = ?, reason = ? WHERE task_id = ?", (status, reason, task_id))
 
+    def planned_so_far(self) -> tuple[set[str], dict[str, int]]:
+        """The photos with single-turn tasks planned, and how many of each type: what a resumed plan keeps."""
+        photo_ids = {p for (p,) in self.db.execute("SELECT DISTINCT photo_id FROM tasks WHERE session_id IS NULL")}
+        counts = self.db.execute("SELECT edit_type, COUNT(*) FROM tasks WHERE session_id IS NULL GROUP BY edit_type")
+        return photo_ids, dict(counts.fetchall())
+
     def count_single_turn(self) -> tuple[int, int]:
         """(all, still planned) single-turn tasks: those outside any session."""
         total, planned = self.db.execute(
@@ -291,6 +297,11 @@ class Ledger:
     def verdict(self, attempt_id: str) -> Verdict | None:
         row = self.db.execute("SELECT json FROM verdicts WHERE attempt_id = ?", (attempt_id,)).fetchone()
         return Verdict.model_validate_json(row[0]) if row else None
+
+    def verdict_thresholds(self) -> set[float]:
+        """The pass thresholds the run's verdicts were judged at (one, in a consistent run)."""
+        rows = self.db.execute("SELECT DISTINCT json_extract(json, '$.threshold') FROM verdicts")
+        return {float(t) for (t,) in rows if t is not None}
 
     def verdicts(self, task_id: str) -> dict[str, Verdict]:
         rows = self.db.execute("SELECT json FROM verdicts WHERE task_id = ?", (task_id,))
