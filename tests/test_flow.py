@@ -22,13 +22,14 @@ from editforge.testing.fake_gemini import FakeGemini
 from editforge.testing.fake_openai import FakeOpenAI
 
 KEY = "AIzaTEST-editforge-billing-key-0000000000"
+DOABLE = ["color_tone", "film_grain_vintage", "zoom_in", "weather"]  # types the fakes' classical editor does
 FAST_RETRIES = {"max_tries": 4, "base_s": 0.01, "max_wait_s": 0.05}
 
 
-def _run(out: Path, photos: Path, provider: str, **settings) -> LocalRunner:
+def _run(out: Path, folder: Path, provider: str, **settings) -> LocalRunner:
     values = {
         "out": out,
-        "images": photos,
+        "images": folder,
         "per_photo": 1,
         "workers": 1,
         "seed": 5,
@@ -88,15 +89,14 @@ def test_refusals_and_unparsed_replies_on_an_openai_server_are_in_the_ledger(
         server.script("no_image_data", "truncated_b64", route="editor")
         server.script("malformed_json", "malformed_json", route="judge")
         out = tmp_path / "run"
-        runner = _run(out, photo_dir, "openai")
+        runner = _run(out, photo_dir, "openai", edit_types=DOABLE)
         invoice = _invoice(server.bill(), PriceTable())
         assert server.errors == []
         spoilt = [e for e in server.log if e.route == "editor" and e.fault and e.status == 200]
     assert runner.summary.spent_usd == pytest.approx(invoice, rel=1e-6)
     failed = _ledger(out).execute("SELECT role, cost_usd FROM calls WHERE status = 'failed'").fetchall()
-    # The fake's editor answers 400 (unbilled) to a type it cannot do; every other failure was a 200.
     billed = sorted(role for role, cost in failed if cost > 0)
-    assert spoilt and billed == ["editor"] * len(spoilt) + ["judge", "rewriter", "writer"]
+    assert len(spoilt) == 2 and billed == ["editor"] * len(spoilt) + ["judge", "rewriter", "writer"]
 
 
 def test_the_budget_counts_refused_edits(tmp_path: Path, photo_dir: Path, gemini: FakeGemini) -> None:
@@ -119,7 +119,7 @@ def test_a_timed_out_call_is_recorded_as_possibly_billed(
     gemini.hang_s = 20
     gemini.script("hang", role="judge")  # no reply: the server may still have done (and billed) it
     out = tmp_path / "run"
-    runner = _run(out, photo_dir, "gemini", timeout_s=1.0)
+    runner = _run(out, photo_dir, "gemini", timeout_s=4.0)  # roomy: the local prefilter has the same limit
     assert runner.summary.counts.get("planned", 0) == 0  # the retry went through
     rows = _ledger(out).execute("SELECT role, status, cost_usd FROM calls WHERE possibly_billed = 1").fetchall()
     assert len(rows) == 1 and rows[0][:2] == ("judge", "timeout") and rows[0][2] > 0
@@ -127,3 +127,42 @@ def test_a_timed_out_call_is_recorded_as_possibly_billed(
     assert runner.summary.spent_usd == pytest.approx(invoice + rows[0][2], rel=1e-6)  # counted on top
     status = CliRunner().invoke(app, ["status", str(out)])
     assert "timed out, possibly billed" in status.output and "(1 calls)" in status.output
+
+
+def test_a_retry_is_told_why_the_judge_rejected_the_last_attempt(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    import json
+
+    from editforge.models.prompting import RETRY_NOTE
+
+    gemini.script("blank", role="editor")  # the first edit comes back a flat grey: rejected as broken
+    out = tmp_path / "run"
+    _run(out, photo_dir, "gemini", photos=1)
+    db = _ledger(out)
+    (task_id,) = db.execute("SELECT task_id FROM attempts WHERE idx = 2").fetchone()
+    first, second = (json.loads(js) for (js,) in db.execute(
+        "SELECT json FROM attempts WHERE task_id = ? ORDER BY idx LIMIT 2", (task_id,)))  # fmt: skip
+    rejected = json.loads(db.execute("SELECT json FROM verdicts WHERE attempt_id = ?", (first["attempt_id"],))
+                          .fetchone()[0])  # fmt: skip
+    assert rejected["passed"] is False and rejected["rationale"]
+    assert first["feedback"] is None and second["feedback"] == rejected["rationale"]
+    assert second["instruction"] == first["instruction"]  # the recorded (and exported) instruction stays clean
+    prompts = [c.prompt for c in gemini.calls if c.role == "editor"]
+    retry = [p for p in prompts if RETRY_NOTE in p]
+    assert len(retry) == 1 and retry[0].startswith(first["instruction"]) and rejected["rationale"][:40] in retry[0]
+
+
+def test_a_task_failing_twice_the_same_way_gets_no_third_attempt(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    from editforge.engine.flow import SAME_FAILURE_NOTE
+
+    gemini.script("unchanged", "unchanged", "unchanged", role="editor")  # the first task: the photo handed back
+    out = tmp_path / "run"
+    _run(out, photo_dir, "gemini", photos=1)
+    db = _ledger(out)
+    (task_id, reason) = db.execute("SELECT task_id, reason FROM tasks WHERE status = 'failed'").fetchone()
+    assert SAME_FAILURE_NOTE in reason
+    assert db.execute("SELECT COUNT(*) FROM attempts WHERE task_id = ?", (task_id,)).fetchone()[0] == 2
+    assert gemini.count(role="editor", fault="unchanged") == 2  # the third edit was never bought

@@ -73,7 +73,7 @@ def leaks(*texts: object) -> list[str]:
 def test_build_refs_and_options(server: FakeGemini) -> None:
     built = {name: role(name, server, temperature=0.3) for name in ("writer", "rewriter", "editor", "judge")}
     assert {n: r.ref.model for n, r in built.items()} == gemini.DEFAULT_MODELS
-    assert {n: r.ref.prompt_version for n, r in built.items()} == {**prompting.PROMPT_VERSION, "editor": "editor.v1"}
+    assert {n: r.ref.prompt_version for n, r in built.items()} == {**prompting.PROMPT_VERSION, "editor": "editor.v2"}
     for r in built.values():
         assert r.ref.provider == "gemini" and r.ref.temperature == 0.3
         assert r.execution == "io" and len(r.supported_types) == 35

@@ -175,11 +175,14 @@ def test_a_planted_key_is_nowhere_in_logs_exports_or_report(
 def test_an_edit_identical_to_an_earlier_attempt_is_not_judged_again(
     tmp_path: Path, photo_dir: Path, gemini: FakeGemini
 ) -> None:
-    gemini.script(*(["unchanged"] * 24), role="editor")  # 8 tasks x 3 attempts: the photo handed back each time
+    gemini.script(*(["unchanged"] * 24), role="editor")  # every attempt of 8 tasks: the photo handed back
     out = tmp_path / "run"
     _run(out, photo_dir, "gemini")
     db = sqlite3.connect(out / "ledger.sqlite")
     reused = db.execute("SELECT COUNT(*) FROM verdicts WHERE json_extract(json, '$.rationale') LIKE 'same image%'")
-    assert reused.fetchone()[0] == 16  # attempts 2 and 3 of every task: the verdict of attempt 1, not a new call
+    # attempt 2 of every task: the verdict of attempt 1, not a new call; and no attempt 3, since attempts
+    # 1 and 2 failed the same way
+    assert reused.fetchone()[0] == 8
+    assert db.execute("SELECT MAX(idx) FROM attempts").fetchone()[0] == 2
     assert db.execute("SELECT COUNT(*) FROM calls WHERE role IN ('judge', 'prefilter')").fetchone()[0] == 8
     assert gemini.count(role="judge") == 0  # and the prefilter kept the unchanged photos from the paid judge

@@ -63,7 +63,7 @@ def test_each_role_end_to_end(server: FakeOpenAI, photo: np.ndarray) -> None:
     r = roles(server)
     for role, obj in r.items():
         assert obj.ref.provider == "openai" and obj.ref.model == DEFAULT_MODELS[role]
-        assert obj.ref.prompt_version == prompting.PROMPT_VERSION.get(role, "editor.v1")
+        assert obj.ref.prompt_version == prompting.PROMPT_VERSION.get(role, "editor.v2")
         assert obj.ref.temperature is None and obj.execution == "io"
         assert obj.supported_types == frozenset(taxonomy.keys()) and len(obj.supported_types) == 35
 

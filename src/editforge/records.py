@@ -134,7 +134,10 @@ class Attempt(Record):
     task_id: str
     index: int  # 1-based
     seed: int
-    instruction: str  # the text the editor was given
+    instruction: str  # the instruction the editor was given (what the dataset's text is)
+    # Attempts 2-3: the judge's reason for rejecting the previous attempt, sent to an editor that takes
+    # it after the instruction (models.prompting.editor_retry_prompt); never part of `instruction`.
+    feedback: str | None = None
     status: Literal["ok", "failed"]
     error: str | None = None
     output_image: str | None = None  # store path

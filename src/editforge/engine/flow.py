@@ -6,6 +6,7 @@ Each call's result is committed together with its cost row the moment it arrives
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -60,10 +61,18 @@ class TaskFlow:
         verdicts = self.ledger.verdicts(task.task_id)
         reasons: list[str] = []
         judged: dict[str, Verdict] = {}  # output image → its verdict, within this task
+        feedback: str | None = None  # why the judge rejected the previous attempt, for the next one
+        last_failure: str | None = None
         for index in range(1, self.max_attempts + 1):
-            attempt = done.get(index) or await self._call("editor", task, work.do_edit, task, long.text, index)
+            attempt = done.get(index) or await self._call(
+                "editor", task, work.do_edit, task, long.text, index, feedback
+            )
             if attempt.status != "ok":
                 reasons.append(f"attempt {index}: {attempt.error}")
+                if _same_failure(last_failure, attempt.error or ""):
+                    reasons.append(SAME_FAILURE_NOTE)
+                    break
+                last_failure, feedback = attempt.error or "", None
                 continue
             verdict = (
                 verdicts.get(attempt.attempt_id)
@@ -76,6 +85,13 @@ class TaskFlow:
                 return "passed"
             score = f" {verdict.score:.3f}" if verdict.score is not None else ""
             reasons.append(f"attempt {index}: {verdict.status}{score} {verdict.rationale[:160]}")
+            if verdict.status != "scored":  # the judge abstained or failed: nothing learnt about the edit
+                last_failure = feedback = None
+                continue
+            if _same_failure(last_failure, verdict.rationale):
+                reasons.append(SAME_FAILURE_NOTE)
+                break
+            last_failure = feedback = verdict.rationale
         self.ledger.set_task_status(task.task_id, "failed", "; ".join(reasons)[:2000])
         return "failed"
 
@@ -155,6 +171,20 @@ class TaskFlow:
     ) -> None:
         with self.ledger.transaction():
             self.ledger.add_call(role, model, task_id, usage, waited_s, error=reason, possibly_billed=True)
+
+
+SAME_FAILURE_NOTE = "stopped: two attempts in a row failed the same way, a third would too"
+
+
+def _failure_kind(text: str) -> str:
+    """A failure's reason without its numbers: "score 0.41, brightness +3%" and "score 0.38, brightness
+    +5%" are the same failure; "same image as an earlier attempt; X" is X again."""
+    text = text.removeprefix("same image as an earlier attempt; ")
+    return re.sub(r"[-+]?\d+(?:\.\d+)?%?", "#", " ".join(text.lower().split()))
+
+
+def _same_failure(previous: str | None, current: str) -> bool:
+    return previous is not None and bool(current.strip()) and _failure_kind(previous) == _failure_kind(current)
 
 
 def _store(ledger: Ledger, record: Instruction | Attempt | Verdict) -> None:

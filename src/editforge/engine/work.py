@@ -123,9 +123,9 @@ def do_rewrite(task: Task, long: Instruction) -> Instruction | StageFailure:
         return StageFailure(f"rewriter error: {type(exc).__name__}: {exc}")
 
 
-def do_edit(task: Task, instruction: str, index: int) -> Attempt:
+def do_edit(task: Task, instruction: str, index: int, feedback: str | None = None) -> Attempt:
     ctx = context()
-    return edit_attempt(ctx.model("editor"), task, instruction, index, ctx.images)
+    return edit_attempt(ctx.model("editor"), task, instruction, index, ctx.images, feedback)
 
 
 def do_judge(task: Task, attempt: Attempt, threshold: float, sample: int | None = None) -> Verdict:

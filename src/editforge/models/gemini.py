@@ -41,7 +41,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "editor": "gemini-2.5-flash-image",
     "judge": "gemini-2.5-pro",
 }
-EDITOR_PROMPT_VERSION = "editor.v1"  # the instruction is sent verbatim, with the photo
+EDITOR_PROMPT_VERSION = "editor.v2"  # the instruction verbatim; a retry adds the judge's reason
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_API_VERSION = "v1beta"  # the surface Google documents responseSchema / responseModalities on
@@ -205,6 +205,7 @@ class GeminiRewriter(_GeminiRole):
 
 class GeminiEditor(_GeminiRole):
     role: Role = "editor"
+    takes_feedback = True  # a retry's prompt carries the judge's reason (prompting.editor_retry_prompt)
 
     def __init__(self, model: str | None = None, *, modalities: tuple[str, ...] = ("IMAGE",), **kw: Any):
         super().__init__(model, **kw)

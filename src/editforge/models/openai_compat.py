@@ -65,7 +65,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "judge": "gpt-6.2-sol",
     "editor": "gpt-image-2.5-sunburst",
 }
-EDITOR_PROMPT_VERSION = "editor.v1"
+EDITOR_PROMPT_VERSION = "editor.v2"  # the instruction verbatim; a retry adds the judge's reason
 DEFAULT_TIMEOUT_S = 120.0
 NO_KEY = "EMPTY"  # what vLLM's docs send when the server has no key
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -339,6 +339,7 @@ class OpenAIJudge(_ChatRole):
 
 class OpenAIEditor(_OpenAIRole):
     role = "editor"
+    takes_feedback = True  # a retry's prompt carries the judge's reason (prompting.editor_retry_prompt)
 
     def edit(self, image: np.ndarray, instruction: str, seed: int) -> EditReply:
         # images.edit has no seed parameter: `seed` only labels the attempt on our side.

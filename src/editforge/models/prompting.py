@@ -86,6 +86,21 @@ def render(role: str, **values: Any) -> str:
     return render_template(PROMPT_VERSION[role], **values)
 
 
+# What an editor is told on attempt 2 or 3: the instruction as written, then why the judge rejected the
+# previous attempt. The recorded instruction (and so the dataset's) stays the instruction alone.
+RETRY_NOTE = "An earlier attempt at this edit was rejected by a reviewer, who said:"
+
+
+def editor_retry_prompt(instruction: str, rationale: str) -> str:
+    reason = " ".join(rationale.split())[:600]
+    return f"{instruction}\n\n{RETRY_NOTE} {reason}\nDo the edit again, fixing that."
+
+
+def strip_retry_note(prompt: str) -> str:
+    """The instruction part of an editor prompt (for stand-in editors that parse instructions)."""
+    return prompt.split(RETRY_NOTE, 1)[0].strip()
+
+
 def writer_prompt(edit_type: EditType, history: list[str] | None = None) -> str:
     return render(
         "writer",

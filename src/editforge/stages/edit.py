@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from editforge.images import check_rgb
+from editforge.models import prompting
 from editforge.models.base import Editor, FatalModelError, ModelCallError, TransientModelError
 from editforge.records import Attempt, Task, Usage, stable_id
 from editforge.stages.io import ImageIO
@@ -19,21 +20,28 @@ def attempt_id(task: Task, index: int) -> str:
     return stable_id("attempt", task.task_id, index)
 
 
-def edit_attempt(editor: Editor, task: Task, instruction: str, index: int, images: ImageIO) -> Attempt:
+def edit_attempt(
+    editor: Editor, task: Task, instruction: str, index: int, images: ImageIO, feedback: str | None = None
+) -> Attempt:
+    """Attempt `index`; `feedback` (why the judge rejected the previous attempt) reaches an editor that
+    declares `takes_feedback` (a hosted model reads it; the classical editor parses instructions)."""
     seed = attempt_seed(task, index)
+    feedback = feedback if feedback and getattr(editor, "takes_feedback", False) else None
+    prompt = prompting.editor_retry_prompt(instruction, feedback) if feedback else instruction
     base = {
         "attempt_id": attempt_id(task, index),
         "task_id": task.task_id,
         "index": index,
         "seed": seed,
         "instruction": instruction,
+        "feedback": feedback,
         "model": editor.ref,
     }
     source = images.get(task.input_image)
     started = time.perf_counter()
     reply = None
     try:
-        reply = editor.edit(source, instruction, seed)
+        reply = editor.edit(source, prompt, seed)
         check_rgb(reply.image)
     except (TransientModelError, FatalModelError):
         raise  # the engine's to retry or to stop the run on

@@ -89,6 +89,7 @@ class Call:
     # images it generated (what a real invoice counts, for tests to compare with the ledger).
     usage: dict[str, int] | None = None
     images: int = 0
+    prompt: str = ""  # the request's text parts
 
 
 class _Bucket:  # a token bucket: `rate` tokens a second, at most `size` held; full at the start
@@ -293,7 +294,7 @@ class FakeGemini:
                     fault = None
                 if self.models is not None and model not in self.models:
                     fault = "404"
-                call = Call(model, request.role, digest, fault, arrived=now)
+                call = Call(model, request.role, digest, fault, arrived=now, prompt=request.prompt)
                 self.calls.append(call)
             if wait:
                 call.status = self._quota_error(h, model, wait)

@@ -132,8 +132,9 @@ def _rewrite(request: Request) -> Answer:
 
 def _edit(request: Request, miss_rate: float) -> Answer:
     from editforge.models.offline.editor.editor import ClassicalEditor
+    from editforge.models.prompting import strip_retry_note
 
-    instruction = request.prompt.strip()
+    instruction = strip_retry_note(request.prompt)  # a classical editor parses the instruction alone
     try:
         reply = ClassicalEditor(miss_rate=miss_rate).edit(request.images[0], instruction, request.seed)
     except ModelCallError as exc:

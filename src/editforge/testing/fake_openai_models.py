@@ -28,6 +28,7 @@ from editforge.models.offline.editor.editor import ClassicalEditor
 from editforge.models.offline.judge.judge import MetricJudge
 from editforge.models.offline.writer.rewriter import RuleRewriter
 from editforge.models.offline.writer.writer import TemplateWriter
+from editforge.models.prompting import strip_retry_note
 from editforge.records import CRITERIA
 
 IMAGE_TOKENS = 255  # what one photo costs in the usage the fake reports
@@ -252,7 +253,8 @@ class OfflineModels:
             self._edits[digest] += 1  # asking again draws again, as a generative editor does
             seed = int(digest[:8], 16) + self._edits[digest]
             try:
-                out = self.editor.edit(image, prompt, seed).image
+                # A classical editor parses the instruction alone, not a retry's note about the last attempt.
+                out = self.editor.edit(image, strip_retry_note(prompt), seed).image
             except ModelCallError as exc:
                 raise RequestError(
                     400, f"Your request could not be completed: {exc.reason}", "image_edit_failed"
