@@ -125,17 +125,23 @@ def zoom_out(img: np.ndarray, s: float = 1.0) -> np.ndarray:
 
 
 def extend(side: str) -> Edit:
+    """New canvas on `side` made of windows copied from the photo's outer band (not mirrored, not blurred),
+    joined to the photo through a short reflected stretch so the old edge shows no step."""
+
     def run(img: np.ndarray, s: float) -> np.ndarray:
         h, w = img.shape[:2]
         n = max(1, round(0.3 * w * s))
-        left, right = (n, 0) if side == "left" else (0, n)
-        canvas = cv2.copyMakeBorder(img, 0, 0, left, right, cv2.BORDER_REFLECT_101)
-        soft = cv2.GaussianBlur(canvas, (0, 0), 4)
-        ramp_ = np.clip(np.abs(np.arange(canvas.shape[1]) - (left if side == "left" else left + w)) / 12, 0, 1)
-        inside = np.zeros(canvas.shape[1], bool)
-        inside[left : left + w] = True
-        mix = np.where(inside, 0.0, ramp_)[None, :, None]
-        return u8(f32(canvas) * (1 - mix) + f32(soft) * mix)
+        work = img if side == "right" else img[:, ::-1]
+        rng = np.random.default_rng(4)
+        band = w // 3
+        starts = rng.integers(w - band, w - 24, size=n // 24 + 1)
+        strips = [f32(work[:, int(start) : int(start) + 24]) for start in starts]
+        fill = np.concatenate(strips, axis=1)[:, :n]
+        reflected = f32(work[:, ::-1][:, 1 : n + 1])
+        joint = np.clip(np.arange(n, dtype=np.float32) / 16, 0, 1)[None, :, None]
+        fill = reflected * (1 - joint) + fill * joint
+        out = np.concatenate([f32(work), fill], axis=1)
+        return u8(out if side == "right" else out[:, ::-1])
 
     return run
 

@@ -82,5 +82,28 @@ def test_no_change_is_measured_not_assumed() -> None:
     assert reply.scores is not None and reply.hard_fail and "no visible change" in reply.hard_fail
     assert reply.scores.instruction_compliance == 0.0
     assert "structure SSIM" in reply.rationale and "blur" in reply.rationale  # preservation and quality measured
-    wrecked = JUDGE.judge(src, cv2.GaussianBlur(src, (0, 0), 0.6), "Remove the cat.", taxonomy.get("remove_object"))
-    assert wrecked.scores is None  # a visible change of a type without a check: abstain, never guess
+    changed = JUDGE.judge(src, cv2.GaussianBlur(src, (0, 0), 2), "Remove the cat.", taxonomy.get("remove_object"))
+    assert changed.scores is None  # a visible change of a type without a check: abstain, never guess
+
+
+def test_a_no_op_saved_as_jpeg_is_still_no_change() -> None:
+    src = photo("coffee", 512)
+    reply = JUDGE.judge(src, jpeg(src, 95), WARM, taxonomy.get("color_tone"))
+    assert reply.scores is not None and reply.hard_fail and "no visible change" in reply.hard_fail
+    faint = JUDGE.judge(src, gains(1.03, 1.0, 0.97)(src, 1.0), WARM, taxonomy.get("color_tone"))
+    assert faint.hard_fail is None  # a faint but uniform tint is a (weak) change, not a no-op
+
+
+def test_a_mirrored_blur_outpainting_scores_below_a_real_extension() -> None:
+    from foreign_edits import extend
+
+    src = photo("chelsea", 384)
+    n = src.shape[1] // 3
+    mirrored = cv2.GaussianBlur(cv2.copyMakeBorder(src, 0, 0, 0, n, cv2.BORDER_REFLECT_101), (0, 0), 6)
+    mirrored[:, : src.shape[1]] = src
+    ask = "Extend the canvas to the right."
+    lazy = JUDGE.judge(src, mirrored, ask, taxonomy.get("outpainting"))
+    real = JUDGE.judge(src, extend("right")(src, 1.0), ask, taxonomy.get("outpainting"))
+    assert lazy.scores is not None and real.scores is not None
+    assert lazy.scores.weighted() < DEFAULT_THRESHOLD <= real.scores.weighted(), (lazy.rationale, real.rationale)
+    assert "mirrors the photo" in lazy.rationale

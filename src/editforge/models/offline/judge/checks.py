@@ -1,11 +1,11 @@
 """Per-type compliance checks of the metric judge: shared machinery, and the photometric looks.
 
-Each check reads the asked parameters (from `intent.parse_instruction`) and measures whether that
+Each check reads the asked parameters (from `instruction.read_request`) and measures whether that
 change happened, in that direction, strongly enough. A check reduces its evidence to a *strength*:
 1.0 means "clearly visible", 0 nothing, negative the opposite way. `compliance_for` turns strength into
 compliance steeply, because a 0.1–0.3× edit is a miss, not a partial success: with the other three
 criteria perfect (0.60 of the weight) compliance must stay below 0.25 for an edit to fail at 0.7, so
-strength below ~0.8 fails.
+strength below ~0.5 fails; above a clear edit compliance keeps rising a little, so scores rank.
 
 The FULL_* constants are the changes that read as "clearly visible" at the judge's working size
 (256 px), set against hand-built edits and the classical editor's output on scikit-image's photos:
@@ -30,7 +30,9 @@ Params = dict[str, str]
 Measures = dict[str, float | str]  # raw numbers; the judge rounds them for the JSON
 
 # --- grading (strength 1.0 = "clearly visible")
-PARTIAL_FROM = 0.75  # strength below this earns no compliance: 0.3× of a clear edit sits well below
+PARTIAL_FROM = 0.45  # strength below this earns no compliance: 0.3× of a clear edit sits well below ...
+CLEAR_FROM = 0.75  # ... while a moderate edit (0.6 of a finished look, by other code) reaches this
+CLEAR_FULL, CLEAR_SPREAD = 1.6, 0.15  # compliance climbs the last 0.15 from CLEAR_FROM to CLEAR_FULL
 OVERDONE = (3.5, 5.0)  # strength from which an edit swamps the photo, and where it has fully
 OVERDONE_HAZE = (2.3, 3.0)  # fog and sunny grades saturate early: 3× a clear haze is a grey wall
 CUE_CAP = 1.5  # in sums of cues, one very strong cue must not buy off a missing one
@@ -45,7 +47,7 @@ FULL_GREEN_CAST = 8.0  # G − (R+B)/2 shift (points) of a fluorescent cast
 # share of pixels that jumped brighter than their surroundings (thresholded: faint drizzle is none).
 FULL_STREAK_ENERGY, FULL_STREAKS = 7.5, 0.012  # std (levels) of added detail; share of streak pixels
 MIN_STREAK_COHERENCE = 0.3  # rain falls one way; grain and flakes have no direction (~0.02)
-FULL_FLAKE_ENERGY, FULL_FLAKES = 5.0, 0.008  # the same for snow: flakes net of equal dark specks
+FULL_FLAKE_ENERGY, FULL_FLAKES = 5.0, 0.016  # the same for snow: flakes net of equal dark specks
 MAX_WEATHER_TIE = 0.45  # flakes are new, not the source's edges (sharpening ties at ~0.5)
 FULL_HAZE_CONTRAST, FULL_HAZE_LIFT = 0.3, 35.0  # fog: contrast drop, and dark-channel rise (levels)
 FULL_SUN_LIGHT, FULL_SUN_COLOUR, FULL_SUN_WARM = 15.0, 0.25, 12.0  # sunny: any two of the three
@@ -76,8 +78,10 @@ def capped_strength(value: float) -> float:
 
 
 def compliance_for(strength: float, overdone: tuple[float, float] | None = None) -> float:
-    """Compliance from strength: none below PARTIAL_FROM, full at 1, none again once overdone."""
-    full = fraction_between(strength, PARTIAL_FROM, 1.0)
+    """Compliance from strength: none below PARTIAL_FROM, a pass from CLEAR_FROM, rising to 1 at CLEAR_FULL
+    (so a bolder clear edit outranks a just-visible one), and none again once overdone."""
+    shown = fraction_between(strength, PARTIAL_FROM, CLEAR_FROM)
+    full = shown * (1 - CLEAR_SPREAD + CLEAR_SPREAD * fraction_between(strength, CLEAR_FROM, CLEAR_FULL))
     return full * (1.0 - fraction_between(strength, *overdone)) if overdone else full
 
 

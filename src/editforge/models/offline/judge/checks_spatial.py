@@ -2,7 +2,7 @@
 
 zoom_in and outpainting change the framing, so the output is *located* in the source (or the source
 in the output) by resizing and template matching; add_text is a localized change with stroke
-structure at the asked place, the rest untouched.
+structure at the asked place, the rest untouched (checks_lettering).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from editforge.models.offline.judge.checks import (
     fraction_between,
     strength_of,
 )
+from editforge.models.offline.judge.quality import reblur_index
 
 # --- zoom_in
 ZOOM_MATCH_MIN = 0.7  # NCC of the output against its best source window: below it, not a crop
@@ -36,17 +37,9 @@ OUTPAINT_MATCH_MIN = 0.8  # NCC of the source against its spot in the output: "u
 FULL_MARGIN = 0.15  # new canvas as a share of the old side: 15 % reads as a clear extension
 STRAY_MARGIN = 0.04  # more than this on a side not asked for counts as extending it
 MIN_FILL_STD = 3.0  # grey std of the new area: below it the canvas was padded with a flat colour
+MIRRORED = (0.6, 0.85)  # correlation of the new strip with the old one reflected: a mirror, not new scenery
+BLURRED_FILL = (0.1, 0.25)  # re-blur index of the new strip over the old one's: smeared, not painted
 SEAM_OK, SEAM_BAD = 3.5, 5.0  # boundary step / neighbouring steps: ~1–3 for a fill that continues the photo
-# --- add_text
-TEXT_DIFF = 40.0  # per-pixel change (max over channels) that counts as ink
-TEXT_MIN_SHARE, TEXT_MAX_SHARE = 0.0008, 0.3  # changed share of the frame: nothing / a global edit
-FULL_TEXT_CONTRAST = 70.0  # median change of the ink pixels: faint, ghostly text falls below
-FULL_GLYPHS = 3  # separate ink components in the text region (letters)
-FULL_TEXT_EDGES = 0.08  # Canny edge density inside the text region
-TEXT_POSITION_FULL, TEXT_POSITION_NONE = 0.38, 0.48  # centre of text within top/bottom 38 % / past 48 %
-WRONG_COLOUR_CAP = 0.2  # text in another colour than asked, or cut off: a miss, not a partial success
-LETTERS_SHOWN = (0.55, 0.8)  # glyphs found per letter asked: text cut by the frame falls below
-
 SIDES = {
     "all": "ltrb",
     "horizontal": "lr",
@@ -210,6 +203,29 @@ def _boundary_seam(out_g: np.ndarray, match: Match, side: str) -> float:
     return float(max(at) / (np.median(near) + 0.5))
 
 
+def _strips(out_g: np.ndarray, match: Match, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(new strip beyond the old edge on `side`, the old strip inside it mirrored), equal shapes."""
+    g = out_g if side in "lr" else out_g.T
+    x, w, y, h = (match.x, match.w, match.y, match.h) if side in "lr" else (match.y, match.h, match.x, match.w)
+    if side in "lt":
+        n = min(x, w)
+        return g[y : y + h, x - n : x], g[y : y + h, x : x + n][:, ::-1]
+    n = min(g.shape[1] - x - w, w)
+    return g[y : y + h, x + w : x + w + n], g[y : y + h, x + w - n : x + w][:, ::-1]
+
+
+def _lazy_fill(out_g: np.ndarray, match: Match, sides: str) -> tuple[float, float]:
+    """(how much the new area mirrors the photo, how much blurrier it is), worst over the extended sides."""
+    mirror = soft = 0.0
+    for side in sides:
+        new, inside = _strips(out_g, match, side)
+        if min(new.shape) < 4:
+            continue
+        mirror = max(mirror, m.correlation(new, inside))
+        soft = max(soft, reblur_index(new) - reblur_index(inside))
+    return mirror, soft
+
+
 def check_outpainting(v: Views, params: Params | None) -> Outcome:
     side = (params or {}).get("side")  # None: any extension will do
     scale = m.WORK_SIDE / max(v.src_full.shape[:2])
@@ -252,172 +268,19 @@ def check_outpainting(v: Views, params: Params | None) -> Outcome:
     if (cut := fraction_between(seam, SEAM_OK, SEAM_BAD)) > 0:
         compliance *= 1 - 0.8 * cut  # a fill that does not continue the photo is not an extension of it
         evidence += f"; the new area does not continue the photo (step ×{seam:.1f} at the old edge)"
+    mirror, soft = _lazy_fill(out_g, match, extended)
+    if (lazy := max(fraction_between(mirror, *MIRRORED), fraction_between(soft, *BLURRED_FILL))) > 0:
+        compliance *= 1 - 0.8 * lazy  # the photo reflected or smeared past its edge invents nothing
+        evidence += f"; the new area {'mirrors the photo' if mirror >= MIRRORED[0] else 'is a blur'}"
+        evidence += f" (mirror r={mirror:.2f}, re-blur +{soft:.2f})"
     measures = {"match": match.score, "fill_std": fill_std, "inside_ssim": kept, "boundary_seam": seam,
+                "fill_mirror": mirror, "fill_reblur": soft,
                 **{f"margin_{SIDE_NAMES[s]}": mv for s, mv in margins.items()}}  # fmt: skip
     note = f"source kept inside SSIM {kept:.2f}"
     return Outcome(compliance, evidence, measures, fraction_between(kept, 0.5, 0.9), note, boundary_seam=seam)
 
 
-# ---------------------------------------------------------------- add_text
-
-PALETTE_HUES = {
-    "red": 0,
-    "orange": 30,
-    "gold": 48,
-    "yellow": 55,
-    "green": 120,
-    "blue": 225,
-    "purple": 280,
-    "pink": 330,
-}
-
-
-def _colour_fits(name: str, rgb: np.ndarray) -> bool | None:
-    """Whether a stroke colour reads as the named one; None for names this judge does not know."""
-    grey = float(m.gray(rgb[None, None, :])[0, 0])
-    spread = float(rgb.max() - rgb.min())
-    if name == "white":
-        return grey >= 170 and spread <= 60
-    if name == "black":
-        return grey <= 80
-    if name == "silver":
-        return 110 <= grey <= 230 and spread <= 50
-    if name not in PALETTE_HUES:
-        return None
-    hsv = cv2.cvtColor(np.clip(rgb / 255.0, 0, 1).astype(np.float32)[None, None, :], cv2.COLOR_RGB2HSV)[0, 0]
-    gap = abs((float(hsv[0]) - PALETTE_HUES[name] + 180) % 360 - 180)
-    return spread >= 40 and gap <= 35
-
-
-def _ink_colours(out: np.ndarray, mask: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The one or two main colours of the lettering (fill, and outline when there is one), each
-    with the mask of its pixels."""
-    pixels = out[mask].astype(np.float32)
-    if len(pixels) < 8:
-        return ([pixels.mean(axis=0)], [mask]) if len(pixels) else ([], [])
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    cv2.setRNGSeed(0)  # k-means draws its start from OpenCV's RNG: pin it so a verdict is repeatable
-    _, labels, centres = cv2.kmeans(pixels, 2, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    labels = labels.ravel()
-    shares = np.bincount(labels, minlength=2) / len(labels)
-    colours, masks = [], []
-    for i in np.argsort(-shares):
-        if shares[i] >= 0.2:
-            part = np.zeros_like(mask)
-            part[mask] = labels == i
-            colours.append(centres[i])
-            masks.append(part)
-    return colours, masks
-
-
-def _inner(masks: list[np.ndarray]) -> np.ndarray:
-    """The fill among the ink colours: the one an outline (the other colour) surrounds."""
-    if len(masks) < 2:
-        return masks[0]
-    kernel = np.ones((3, 3), np.uint8)
-
-    def surrounded(mk: np.ndarray, other: np.ndarray) -> float:
-        ring = cv2.dilate(mk.astype(np.uint8), kernel).astype(bool) & ~mk
-        return float(other[ring].mean()) if ring.any() else 0.0
-
-    a, b = masks[0], masks[1]
-    return a if surrounded(a, b) >= surrounded(b, a) else b
-
-
-def _glyphs(masks: list[np.ndarray], out_box: np.ndarray) -> int:
-    """Separate letter-like components, counted on the fill (outlines merge neighbouring letters and
-    break up on light backgrounds); a solid label box is read from the output's own contrast."""
-    if not masks:
-        return 0
-    mask = _inner(masks)
-    if (masks[0] | masks[-1]).mean() > 0.75:
-        g = np.clip(out_box, 0, 255).astype(np.uint8)
-        _, binary = cv2.threshold(g, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        mask = binary.astype(bool) if binary.mean() < 0.5 else ~binary.astype(bool)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    # Anti-aliased crumbs are not letters: count parts at least a tenth the size of the biggest.
-    return int(np.sum(areas >= max(3, 0.1 * areas.max()))) if len(areas) else 0
-
-
-def _position_fit(position: str | None, cy: float) -> float:
-    if position == "top":
-        return fraction_between(TEXT_POSITION_NONE - cy, 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
-    if position == "bottom":
-        return fraction_between(cy - (1 - TEXT_POSITION_NONE), 0, TEXT_POSITION_NONE - TEXT_POSITION_FULL)
-    if position == "center":
-        return 1 - fraction_between(abs(cy - 0.5), 0.12, 0.25)
-    return 1.0
-
-
-def check_add_text(v: Views, params: Params | None) -> Outcome:
-    params = params or {}
-    src = m.fit(v.src_full, 512)  # letters need more pixels than the usual working size
-    out = m.resize(v.out_full, src.shape[:2])
-    diff = np.abs(out - src).max(axis=2)
-    ink = diff > TEXT_DIFF
-    share = float(ink.mean())
-    untouched = float(np.mean(diff <= 12))
-    if share < TEXT_MIN_SHARE or share > TEXT_MAX_SHARE:
-        why = "no visible text added" if share < TEXT_MIN_SHARE else "a global change, not added text"
-        note = f"{untouched:.0%} untouched"
-        return Outcome(
-            0.0,
-            f"{share:.2%} of pixels changed: {why}",
-            {"ink_share": share},
-            fraction_between(untouched, 0.6, 0.97),
-            note,
-        )
-    H, W = ink.shape
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, W // 25), max(3, H // 40)))
-    n, labels, _, _ = cv2.connectedComponentsWithStats(cv2.dilate(ink.astype(np.uint8), kernel))
-    per_blob = np.bincount(labels[ink], minlength=n)
-    per_blob[0] = 0
-    region = (per_blob >= 0.2 * per_blob.max())[labels]  # the text block: the big blobs of ink
-    ys, xs = np.nonzero(region & ink)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    localised = float((region & ink).sum() / ink.sum())
-    out_g = m.gray(out)
-    inks, ink_masks = _ink_colours(out, region & ink)
-    glyphs = _glyphs([mk[y0:y1, x0:x1] for mk in ink_masks], out_g[y0:y1, x0:x1])
-    edges = float(cv2.Canny(np.clip(out_g[y0:y1, x0:x1], 0, 255).astype(np.uint8), 80, 160).mean() / 255)
-    contrast = float(np.median(diff[region & ink]))
-    strength = min(
-        strength_of(glyphs, FULL_GLYPHS), strength_of(edges, FULL_TEXT_EDGES), strength_of(contrast, FULL_TEXT_CONTRAST)
-    )
-    cy = (y0 + y1) / 2 / H
-    position = params.get("position")
-    fit = _position_fit(position, cy)
-    evidence = (
-        f"text-like change over {share:.1%} of the frame ({glyphs} glyphs, edge density {edges:.2f}, "
-        f"ink contrast {contrast:.0f}) centred at {cy:.0%} height (asked {position or 'anywhere'})"
-    )
-    compliance = compliance_for(strength) * fit * fraction_between(localised, 0.6, 0.85)
-    letters = sum(ch.isalnum() for ch in params.get("text", ""))
-    shown = glyphs / letters if letters else 1.0
-    if x0 <= 1 or x1 >= W - 1 or shown < LETTERS_SHOWN[1]:
-        compliance *= fraction_between(shown, *LETTERS_SHOWN) if shown < LETTERS_SHOWN[1] else 0.0
-        compliance = min(compliance, WRONG_COLOUR_CAP)
-        evidence += f"; the text runs off the frame or is cut ({glyphs} glyphs for {letters} letters)"
-    colour_name = params.get("color")
-    fits = [_colour_fits(colour_name, c) for c in inks] if colour_name else []
-    colour_ok = None if not fits or None in fits else any(fits)
-    if colour_ok is False:
-        compliance = min(compliance, WRONG_COLOUR_CAP)
-        shown = " and ".join(f"rgb{tuple(int(c) for c in rgb)}" for rgb in inks)
-        evidence += f"; the lettering is {shown}, not {colour_name}"
-    pad = cv2.dilate(region.astype(np.uint8), kernel, iterations=2).astype(bool)
-    rest = float(np.mean(diff[~pad] <= 12)) if (~pad).any() else 1.0
-    measures = {"ink_share": share, "glyphs": glyphs, "edge_density": edges, "ink_contrast": contrast,
-                "center_y": cy, "position_fit": fit, "localised": localised, "rest_untouched": rest,
-                "colour_ok": "unknown" if colour_ok is None else str(colour_ok)}  # fmt: skip
-    return Outcome(
-        compliance, evidence, measures, fraction_between(rest, 0.9, 0.99), f"{rest:.1%} of the rest untouched"
-    )
-
-
 SPECS: dict[str, Spec] = {
     "zoom_in": Spec(check_zoom_in, diff_seams=False, aligned=False),
     "outpainting": Spec(check_outpainting, diff_seams=False, aligned=False),
-    "add_text": Spec(check_add_text, flat_ok=True, diff_seams=False),
 }

@@ -38,6 +38,12 @@ FULL_ERA_MONO = 0.75  # victorian/1920s: colour mostly gone (sepia or black-and-
 GREY_SOURCE = 3.0  # colour residual (levels) under which a source is already monochrome
 # --- style_transfer / photo_to_cartoon
 FULL_RESTYLE = 0.17  # change no 5×5 linear filter explains, over the source's grey std (paint, not blur)
+# Named styles, set on foreign and own renderings of scikit-image's photos (a generic smoothed oil filter:
+# colour −3…0 %, texture ×0.6–0.8; Van Gogh renderings +27…+106 %, ×0.98–2.3; watercolours −9…−29 % colour).
+VG_CHROMA, VG_TEXTURE = (0.05, 0.2), (0.85, 0.95)
+WASH_COLOUR, WASH_PALER, WASH_LIGHTER = (0.3, 0.5), (0.04, 0.08), (2.0, 5.0)
+ERA_COLOUR = (0.2, 0.35)  # colour kept (residual ratio) below which a 1950s/1970s print is monochrome
+ERA_MONO_LEFT = (0.45, 0.6)  # ... and above which a victorian/1920s print still has its colour (a faded 1970s)
 FULL_FLATTEN = 0.12  # rise of the share of pixels in the 8 fullest of 64 grey bins (cel tones)
 FULL_INK = 0.04  # rise in the share of near-black pixels (comic outlines)
 MAX_SKETCH_CHROMA = 8.0  # mean max−min channel (levels) of a grey drawing
@@ -108,6 +114,10 @@ def check_film_grain_vintage(v: Views, params: Params | None) -> Outcome:
     return with_preservation(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
 
 
+def cues_colour(v: Views) -> float:
+    return m.colour_residual(v.out) / (m.colour_residual(v.src) + m.EPS)
+
+
 def check_modern_historical(v: Views, params: Params | None) -> Outcome:
     era = (params or {}).get("era")
     if era not in (None, "victorian", "1920s", "1950s", "1970s"):
@@ -119,7 +129,10 @@ def check_modern_historical(v: Views, params: Params | None) -> Outcome:
     # that is already monochrome cannot lose colour, so there the other cues of an old print must show.
     if m.colour_residual(v.src) < GREY_SOURCE:
         mono = period
-    by_era = {"victorian": mono, "1920s": mono, "1950s": period, "1970s": period}
+    # The 1950s-70s kept their (faded) colour: a sepia or grey print is another era.
+    coloured = 1.0 if m.colour_residual(v.src) < GREY_SOURCE else fraction_between(cues_colour(v), *ERA_COLOUR)
+    grey = 1.0 if m.colour_residual(v.src) < GREY_SOURCE else 1 - fraction_between(cues_colour(v), *ERA_MONO_LEFT)
+    by_era = {"victorian": mono * grey, "1920s": mono * grey, "1950s": period * coloured, "1970s": period * coloured}
     strength = by_era[era] if era else max(by_era.values())
     out = outcome_for(strength, f"{evidence} (asked {era or 'a historical look'})", **measures)
     return with_preservation(v, out, KEEP_PERIOD, LOSE_PERIOD, strict=True)
@@ -130,12 +143,39 @@ def _restyle(v: Views) -> float:
     return m.linear_residual(v.src_g, v.out_g) / (float(v.src_g.std()) + 1.0)
 
 
+def _style_fit(v: Views, style: str) -> tuple[float, str, dict[str, float]]:
+    """How well a repainting is the named style, not just any paint filter (1 = fits, 0 = another style).
+
+    Van Gogh: bold brushwork (fine texture kept or added, not smoothed away) and intensified colour; a
+    plain smoothed, posterised "oil" filter has neither. Watercolour: the colour stays (not a grey
+    drawing) but paler or lighter washes (an oil filter keeps full colour and the darks).
+    """
+    chroma = m.chroma(v.out) / (m.chroma(v.src) + 1.0) - 1.0
+    texture = m.texture_ratio(v.src_g, v.out_g)
+    colour_kept = m.colour_residual(v.out) / (m.colour_residual(v.src) + m.EPS)
+    measures = {"chroma_change": chroma, "texture_ratio": texture, "colour_kept": colour_kept}
+    if style == "van_gogh":
+        fit = min(fraction_between(chroma, VG_CHROMA[0], VG_CHROMA[1]), fraction_between(texture, *VG_TEXTURE))
+        why = "" if fit >= 1 else f"; not Van Gogh's manner (colour {chroma:+.0%}, brush texture ×{texture:.2f})"
+    elif style == "watercolor":
+        lighter = v.shifts["lab_L"]
+        washed = max(fraction_between(-chroma, *WASH_PALER), fraction_between(lighter, *WASH_LIGHTER))
+        fit = min(fraction_between(colour_kept, *WASH_COLOUR), washed)
+        shown = f"colour kept {colour_kept:.2f}, {chroma:+.0%}, L* {lighter:+.1f}"
+        why = "" if fit >= 1 else f"; not watercolour washes ({shown})"
+    else:
+        return 1.0, "", measures
+    return fit, why, measures
+
+
 def check_style_transfer(v: Views, params: Params | None) -> Outcome:
     style = (params or {}).get("style", "painting")
     restyle, texture = _restyle(v), m.texture_change(v.src_g, v.out_g)
+    fit, why, fit_measures = _style_fit(v, style)
     evidence = (f"repainted {restyle:.0%} of the tonal range beyond any blur/sharpen, fine texture changed "
-                f"{texture:.0%} (asked {style.replace('_', ' ')})")  # fmt: skip
-    out = outcome_for(strength_of(restyle, FULL_RESTYLE), evidence, restyle=restyle, texture_change=texture)
+                f"{texture:.0%} (asked {style.replace('_', ' ')}){why}")  # fmt: skip
+    strength = strength_of(restyle, FULL_RESTYLE) * fit
+    out = outcome_for(strength, evidence, restyle=restyle, texture_change=texture, style_fit=fit, **fit_measures)
     return with_preservation(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
 
 

@@ -25,7 +25,7 @@ from editforge.models.offline.judge.checks import (
     not_understood,
     strength_of,
 )
-from editforge.models.offline.judge.checks_spatial import (
+from editforge.models.offline.judge.checks_lettering import (
     TEXT_DIFF,
     TEXT_MAX_SHARE,
     TEXT_MIN_SHARE,

@@ -15,7 +15,7 @@ import numpy as np
 from editforge.models.offline.judge import metrics as m
 from editforge.models.offline.judge import ocr
 from editforge.models.offline.judge.checks import Outcome, Params, Spec, Views, fraction_between
-from editforge.models.offline.judge.checks_spatial import check_add_text
+from editforge.models.offline.judge.checks_lettering import check_add_text
 
 MISREAD_CAP = 0.1  # compliance when other words than the asked ones were written
 OLD_LEFT_CAP = 0.1  # replace_text: the new words are there but the old ones too

@@ -44,7 +44,8 @@ VALUES: dict[str, tuple[str, dict[str, str]]] = {
         "cool": r"\b(cool(er|ing|s)?|cold(er)?|chill(y|ier)?|icier|icy|blue[- ]?(tint|cast|tone)s?|bluish|teal)\b",
     }),
     "global_lighting": ("mood", {
-        "golden_hour": r"\b(golden[- ]hour|sunset|sundown|late[- ]afternoon|evening sun|warm evening)\b",
+        "golden_hour": r"\b(golden[- ]hour|sunset|sundown|sun (is )?(setting|going down)|setting sun|late[- ]afternoon|"
+        r"evening (sun|light)|warm evening|low (warm )?(sun|light))\b",
         "blue_hour": r"\b(blue[- ]hour|twilight|dusk|moonli(t|ght))\b",
         "fluorescent": r"\b(fluorescent|office light(s|ing)?|neon|strip light(s|ing)?)\b",
         "brighter": r"\b(bright(en|er|ness)|lighten|lighter|more light|expos(e|ure) up|lift the shadows|"

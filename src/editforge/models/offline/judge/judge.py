@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 
+import cv2
 import numpy as np
 
 from editforge.models.base import JudgeReply
@@ -59,6 +60,10 @@ SPECS: dict[str, Spec] = {
 
 MAX_SIDE = 1600  # larger photos are measured downsized: statistics, not pixels, are judged
 NO_CHANGE_MAD = 1.0  # mean |out − src| (levels) below which nothing visible changed
+# A no-op saved as JPEG (quality 95) changes pixels by a level or two, all high-frequency: MSE ≤ ~10
+# (PSNR ≥ 38 dB) and under a level left once both are smoothed (σ 1). A uniform tint of 3 levels keeps
+# its 3 levels through the smoothing; grain too faint to see (σ ≤ 4) reads as no change, as it looks.
+REENCODE_MSE, REENCODE_SMOOTH = 12.0, 1.0
 LOCAL_INK, LOCAL_SHARE = 40.0, 0.0008  # a local edit (recoloured letters) is visible when this share moved this far
 BLANK_STD = 2.0  # grey std (levels) of a blank / constant frame
 # seamlessness
@@ -220,17 +225,27 @@ class MetricJudge:
 
     @staticmethod
     def _local_change(v: Views) -> float:
-        """NO_CHANGE_MAD when a small share of pixels moved a long way (a few recoloured letters), else 0."""
+        """NO_CHANGE_MAD when a small share of pixels moved a long way (a few recoloured letters), else 0.
+
+        Compared after a light smoothing, so JPEG ringing along letter edges is not a change."""
         if v.out_full.shape != v.src_full.shape:
             return 0.0
-        moved = float(np.mean(np.abs(v.out_full - v.src_full).max(axis=2) > LOCAL_INK))
+        src, out = (cv2.GaussianBlur(img, (0, 0), 1.0) for img in (v.src_full, v.out_full))
+        moved = float(np.mean(np.abs(out - src).max(axis=2) > LOCAL_INK))
         return NO_CHANGE_MAD if moved >= LOCAL_SHARE else 0.0
 
     @staticmethod
     def _change(v: Views) -> float:
-        if v.out_full.shape == v.src_full.shape:
-            return m.mean_abs_diff(v.src_full, v.out_full)
-        return m.mean_abs_diff(v.src, v.out)
+        """Mean |out − src| in levels; 0 when the only change is re-encoding noise (a no-op saved as JPEG)."""
+        if v.out_full.shape != v.src_full.shape:
+            return m.mean_abs_diff(v.src, v.out)
+        change = m.mean_abs_diff(v.src_full, v.out_full)
+        mse = float(np.mean((v.src_full - v.out_full) ** 2))
+        if change >= NO_CHANGE_MAD and mse <= REENCODE_MSE:
+            src, out = (cv2.GaussianBlur(img, (0, 0), 1.0) for img in (v.src_full, v.out_full))
+            if m.mean_abs_diff(src, out) < REENCODE_SMOOTH:
+                return 0.0
+        return change
 
     @staticmethod
     def _seamlessness(v: Views, spec: Spec, outcome: Outcome) -> tuple[float, str, dict]:
