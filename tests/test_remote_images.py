@@ -83,3 +83,45 @@ def test_a_resume_pointing_at_another_store_is_refused(tmp_path: Path, photo_dir
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch):
+    """An in-process S3-compatible server (moto) on 127.0.0.1 with one empty bucket; never a real cloud."""
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    import boto3
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="editforge-test")
+    import fsspec
+
+    fsspec.filesystem("s3").clear_instance_cache()  # no client from an earlier test's server
+    yield boto3.client("s3", endpoint_url=endpoint)
+    server.stop()
+
+
+def test_a_run_with_images_on_s3_exports_the_same_dataset(tmp_path: Path, photo_dir: Path, s3_bucket) -> None:
+    run(build_config(_settings(tmp_path / "plain", photo_dir, photos=2), {}), quiet=True)
+    uri = "s3://editforge-test/runs/r1"
+    run(build_config(_settings(tmp_path / "remote", photo_dir, photos=2, images_uri=uri), {}), quiet=True)
+    assert not (tmp_path / "remote" / "images").exists()
+    for name in ("sft.jsonl", "preference.jsonl"):
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+    listed = s3_bucket.list_objects_v2(Bucket="editforge-test", Prefix="runs/r1/")["Contents"]
+    ours = {o["Key"].removeprefix("runs/r1/"): o["Key"] for o in listed}
+    theirs = {str(p.relative_to(tmp_path / "plain")): p for p in (tmp_path / "plain" / "images").rglob("*.png")}
+    assert set(ours) == set(theirs)
+    for rel, key in ours.items():
+        body = s3_bucket.get_object(Bucket="editforge-test", Key=key)["Body"].read()
+        assert body == theirs[rel].read_bytes()
+    store = open_image_store(tmp_path / "remote")
+    with pytest.raises(ValueError, match="not on a local path"):
+        store.path(next(iter(ours)))
