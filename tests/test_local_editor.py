@@ -198,6 +198,29 @@ def build_role_processor(folder: Path):
     return load_processor(folder / "processor")
 
 
+def test_building_imports_no_torch_and_a_loaded_editor_travels_without_its_weights(tiny_editors):
+    import pickle
+    import subprocess
+    import sys
+
+    folder = str(tiny_editors["flux_kontext"])
+    code = (
+        "import sys\nfrom editforge.models.registry import build_role\n"
+        f"e = build_role('editor', 'local', {folder!r}, {{'batch_size': 2}})\nassert e.max_batch == 2\n"
+        "print(','.join(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ""
+    model = editor(tiny_editors["flux_kontext"], "flux_kontext")
+    model.load("cpu")
+    blob = pickle.dumps(model)
+    assert len(blob) < 20_000  # the weights stay behind
+    arrived = pickle.loads(blob)
+    assert arrived._pipe is None and arrived.ref == model.ref and arrived.max_batch == model.max_batch
+
+
 # -- what is refused before any work -------------------------------------------------------------------------
 def test_a_missing_model_is_one_line_naming_how_to_get_it(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -89,6 +89,18 @@ class LocalEditor:
         self.supported_types: frozenset[str] = frozenset(taxonomy.keys())
         self._pipe: Any = None
         self._device = ""
+        # A diffusers pipeline keeps per-call state (its scheduler's timesteps): one call at a time.
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Weights never travel between processes: a worker loads its own copy.
+        state = dict(self.__dict__)
+        state["_pipe"], state["_device"], state["_lock"] = None, "", None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def _check_options(self) -> None:
         spec, options = self.spec, self.options
@@ -110,8 +122,11 @@ class LocalEditor:
     # -- loading ----------------------------------------------------------------------------------------------
     def load(self, device: str | None = None) -> None:
         """Load the pipeline onto `device` (default: the first of `devices`) once; later calls do nothing."""
-        if self._pipe is not None:
-            return
+        with self._lock:
+            if self._pipe is None:
+                self._load(device)
+
+    def _load(self, device: str | None) -> None:
         import torch
         from diffusers import DiffusionPipeline
 
@@ -162,7 +177,13 @@ class LocalEditor:
     ) -> list[EditReply | ModelCallError]:
         if not (len(images) == len(instructions) == len(seeds)):
             raise ValueError("edit_many: images, instructions and seeds differ in length")
-        self.load()
+        with self._lock:
+            self.load()
+            return self._edit_many(images, instructions, seeds)
+
+    def _edit_many(
+        self, images: list[np.ndarray], instructions: list[str], seeds: list[int]
+    ) -> list[EditReply | ModelCallError]:
         results: list[EditReply | ModelCallError | None] = [None] * len(images)
         inputs = [self._input(image) for image in images]
         # Photos of one size go in one call (a batched pipeline resizes a batch to its first photo's size).
