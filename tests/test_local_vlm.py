@@ -72,6 +72,17 @@ def test_a_qwen3_5_checkpoint_writes_with_thinking_off(tiny_model, small_photos)
     assert [g.text for g in batch] == [g.text for g in alone] and all(g.output_tokens for g in batch)
 
 
+def test_an_internvl_checkpoint_judges_through_the_same_path(tiny_model, small_photos) -> None:
+    judge = build_role("judge", "local", str(tiny_model("internvl")), {**FAST, "max_new_tokens": 6, "retries": 0})
+    assert type(judge.loaded.model).__name__ == "InternVLForConditionalGeneration"
+    with forced_replies(judge, [GOOD, "no idea"]):
+        good, bad = judge.judge_many(
+            [small_photos["coffee"]] * 2, [small_photos["rocket"]] * 2, ["warmer", "warmer"], [COLOR] * 2
+        )
+    assert isinstance(good, JudgeReply) and good.scores.preservation == 0.7
+    assert isinstance(bad, ReplyError) and bad.raw == "no idea"
+
+
 def test_writer_on_random_weights_returns_a_reply_or_a_recorded_failure(writer, small_photos) -> None:
     requests = [WriteRequest(image=small_photos[name], edit_type=COLOR, seed=i) for i, name in enumerate(small_photos)]
     replies = writer.write_many(requests)

@@ -34,7 +34,7 @@ def test_the_command_writes_the_chosen_kinds(tmp_path: Path) -> None:
 def test_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown tiny model kind"):
         tiny_models.build(tmp_path, ["gpt-17"])
-    assert set(tiny_models.registry()) >= {"vlm", "qwen2_5_vl", "lm"}
+    assert set(tiny_models.registry()) >= {"vlm", "qwen2_5_vl", "qwen3_5", "internvl", "lm"}
 
 
 @pytest.mark.parametrize("kind, processor", [("vlm", "Qwen3VLProcessor"), ("qwen2_5_vl", "Qwen2_5_VLProcessor")])
@@ -52,6 +52,15 @@ def test_vision_models_load_through_the_auto_classes(tiny_model, kind: str, proc
     assert not model.training
     ids = loaded.tokenizer("héllo <|im_end|>")["input_ids"]
     assert loaded.tokenizer.decode(ids) == "héllo <|im_end|>"  # byte-level: any text round-trips
+
+
+def test_a_processor_keeps_its_own_settings_without_torchvision(tiny_model) -> None:
+    from editforge.models.local.processors import load_processor
+
+    folder = tiny_model("internvl")
+    saved = json.loads((folder / "processor_config.json").read_text())
+    assert saved["processor_class"] == "InternVLProcessor" and saved["image_seq_length"] == 4
+    assert load_processor(folder).image_seq_length == 4
 
 
 def test_builds_repeat_bit_for_bit(tmp_path: Path) -> None:

@@ -17,19 +17,32 @@ SPECIAL_TOKENS = (
     "<|video_pad|>",
 )  # fmt: skip
 THINK_TOKENS = ("<think>", "</think>")  # added but not special, as in Qwen3's tokenizer: decoding keeps them
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
+QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+
+
+def chat_template(image_part: str = QWEN_IMAGE) -> str:
+    return (
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+        "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
+        "{% if part['type'] == 'image' %}" + image_part + "{% elif part['type'] == 'text' %}{{ part['text'] }}"
+        "{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+        "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
+    )
+
+
+CHAT_TEMPLATE = chat_template()
+# InternVL's named image tokens (tokenizer.start_image_token, ...), which its processor reads.
+INTERNVL_TOKENS = {
+    "start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+    "video_token": "<video>",
+}  # fmt: skip
 HIDDEN = 32
 
 
-def qwen_tokenizer() -> Any:
-    """A Qwen2 fast tokenizer built in code: byte-level, no merges, Qwen's special tokens, ChatML template."""
+def qwen_tokenizer(named_tokens: dict[str, str] | None = None, template: str = CHAT_TEMPLATE) -> Any:
+    """A Qwen2 fast tokenizer built in code: byte-level, no merges, Qwen's special tokens, ChatML template;
+    `named_tokens` adds model-specific special tokens reachable by name (InternVL's image tokens)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
     from transformers.convert_slow_tokenizer import bytes_to_unicode
@@ -39,11 +52,17 @@ def qwen_tokenizer() -> Any:
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     core.decoder = decoders.ByteLevel()
     tokenizer = Qwen2TokenizerFast(
-        tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None, bos_token=None
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        bos_token=None,
+        extra_special_tokens=named_tokens,
     )
-    tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
+    specials = [*SPECIAL_TOKENS, *(named_tokens or {}).values()]
+    tokenizer.add_special_tokens({"additional_special_tokens": specials}, replace_extra_special_tokens=False)
     tokenizer.add_tokens(list(THINK_TOKENS))
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = template
     return tokenizer
 
 
@@ -204,6 +223,39 @@ def build_qwen3_5(folder: Path) -> None:
     )
     _finish(Qwen3_5ForConditionalGeneration(config), tokenizer, folder)
     vl_processor(Qwen3VLProcessor, tokenizer, patch_size=16).save_pretrained(folder)
+
+
+@builder("internvl", "InternVL (Qwen2 language model; writer and judge)")
+def build_internvl(folder: Path) -> None:
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+
+    from editforge.models.local.processors import without_video
+
+    template = chat_template("<IMG_CONTEXT>\n")  # the processor expands it to <img> + context tokens + </img>
+    tokenizer = qwen_tokenizer(INTERNVL_TOKENS, template)
+    side, patch = 56, 14
+    tokens_per_image = (side // patch) ** 2 // 4  # downsample_ratio 0.5 merges 2 × 2 patches
+    config = InternVLConfig(
+        vision_config={
+            "hidden_size": HIDDEN,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 2 * HIDDEN,
+            "image_size": [side, side],
+            "patch_size": [patch, patch],
+        },  # fmt: skip
+        text_config={"model_type": "qwen2", **_text_config(tokenizer)},
+        image_token_id=tokenizer.context_image_token_id,
+        image_seq_length=tokens_per_image,
+        downsample_ratio=0.5,
+    )
+    _finish(InternVLForConditionalGeneration(config), tokenizer, folder)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": side, "width": side}, crop_to_patches=False)
+    processor = without_video(InternVLProcessor)
+    processor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=template, image_seq_length=tokens_per_image
+    ).save_pretrained(folder)
 
 
 @builder("lm", "Qwen2 causal LM (rewriter, like Qwen2.5-7B-Instruct)")

@@ -25,6 +25,14 @@ def without_video(processor_class: type) -> type:
         # parent's positional video_processor=None is dropped instead of type-checked.
         processor_class.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kw)
 
+    import inspect
+
+    # The parent's own settings (InternVL's image_seq_length, ...) stay in the signature, which is what
+    # ProcessorMixin reads to know what to save; only video_processor goes.
+    parent = inspect.signature(processor_class.__init__)
+    __init__.__signature__ = parent.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in parent.parameters.items() if name != "video_processor"]
+    )
     return type(processor_class.__name__, (processor_class,), {"__init__": __init__, "__module__": __name__})
 
 
