@@ -78,9 +78,9 @@ def serve(conn: Connection, spec: WorkerSpec) -> None:
             conn.send(message)
 
     registry.PROVIDERS.update(spec.providers)
+    work.init_worker(spec.run_dir, spec.roles, spec.images_uri)
     try:
-        role_spec = getattr(spec.roles, spec.role)
-        model = registry.build_role(spec.role, role_spec.provider, role_spec.model, role_spec.options)
+        model = work.context().model(spec.role)  # built as every worker builds it (a tiebreak is a judge)
         device, count = resolve_device(spec.device)
         if hasattr(model, "load"):
             model.load(device)
@@ -88,7 +88,6 @@ def serve(conn: Connection, spec: WorkerSpec) -> None:
         send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     batcher = BatchingModel(model, spec.max_batch, spec.batch_wait_s, log=lambda line: send(("log", line)))
-    work.init_worker(spec.run_dir, spec.roles, spec.images_uri)
     work.install_model(spec.role, batcher)
     send(("ready", {"device": device, "cuda_devices": count, "batch_note": getattr(model, "batch_note", None)}))
 
