@@ -284,6 +284,7 @@ class LocalRunner:
             if meter is not None:
                 meter.cancel()
                 self._device_summary = device_line([pool.stats() for pool in self.device_pools.values()])
+                progress.devices("")  # the end summary says it once, below the table
 
     async def _sessions(
         self,
