@@ -217,3 +217,33 @@ def test_a_device_role_runs_in_batches_on_its_own_actor_pool(
     assert os.getpid() not in pids and len(pids) == 1  # all in the one editor actor, none in the driver
     ours = {str(p.relative_to(out)) for p in (out / "images").rglob("*.png")}
     assert ours == {str(p.relative_to(local)) for p in (local / "images").rglob("*.png")}
+
+
+def test_local_models_run_on_their_actors_under_ray(ray_cluster, reference, tiny_model, tmp_path: Path) -> None:
+    """Tiny random-weight local models (saved folders, loaded the way a downloaded model is): a Qwen-Image-Edit
+    class editor and a Qwen2 rewriter, each on its own device pool. Their outputs are garbage, so the
+    release is not compared: every task must end accounted for, with the local models' calls recorded."""
+    pytest.importorskip("diffusers")
+    from editforge.testing.tiny_editors import TINY_EDITOR_OPTIONS
+
+    photos, _ = reference
+    roles = {
+        "editor": {"provider": "local", "model": str(tiny_model("qwen_image_edit_plus")),
+                   "options": {**TINY_EDITOR_OPTIONS["qwen_image_edit_plus"], "devices": ["cpu"]}},
+        "rewriter": {"provider": "local", "model": str(tiny_model("lm")),
+                     "options": {"max_new_tokens": 16, "devices": ["cpu"], "batch_size": 4}},
+    }  # fmt: skip
+    cpu_actor = {"num_gpus": 0, "num_cpus": 0.5, "max_actors": 1}
+    out = tmp_path / "local-models"
+    settings = _settings(out, photos, engine="ray", roles=roles, ray={"roles": dict.fromkeys(roles, cpu_actor)})
+    settings.update(photos=2, per_photo=2, max_attempts=2, targets={})
+    runner = make_runner(build_config(settings, {}), quiet=True)
+    summary = runner.run()
+    assert not summary.stopped and summary.counts.get("planned", 0) == 0 and summary.tasks == 4
+    assert set(runner.pools) == {"cpu", "editor", "rewriter"}
+    db = sqlite3.connect(out / "ledger.sqlite")
+    providers = dict(db.execute("SELECT role, provider FROM calls WHERE role IN ('editor', 'rewriter')").fetchall())
+    db.close()
+    assert providers == {"editor": "local", "rewriter": "local"}
+    assert runner.batch_stats["rewriter"][0]["items"] >= 1  # the rewriter's calls went through its batcher
+    assert runner.batch_stats["editor"][0]["largest_batch"] == 1  # Qwen edit pipelines take one photo a call

@@ -12,6 +12,7 @@ Why Ray Core actors driven by the existing flow rather than Ray Data: see docs/s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -32,6 +33,7 @@ from editforge.models import registry
 
 class RayRunner(LocalRunner):
     pools: dict[str, ActorPoolExecutor]  # pool name ("cpu" or a device role) → its pool, while running
+    batch_stats: dict[str, list[dict[str, Any]]]  # device role → each actor's batching figures, at the end
 
     @contextmanager
     def _executors(self, models: dict[str, Any]) -> Iterator[dict[str, Executor]]:
@@ -58,7 +60,11 @@ class RayRunner(LocalRunner):
                     executors[role] = cpu
             yield executors
         finally:
-            for pool in self.pools.values():
+            self.batch_stats = {}
+            for name, pool in self.pools.items():
+                if name != "cpu":
+                    with contextlib.suppress(ray.exceptions.RayError):
+                        self.batch_stats[name] = pool.batch_stats(timeout_s=10)
                 pool.shutdown()
             if started:
                 ray.shutdown()
