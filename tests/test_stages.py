@@ -102,6 +102,16 @@ def test_an_unjudged_attempt_is_never_the_rejected_side_of_a_pair() -> None:
     assert [e.kind for e in only_unjudged] == ["sft"]  # no pair at all
 
 
+def test_an_imported_reject_decision_is_the_rejected_side_of_a_pair() -> None:
+    """Pico-Banana released its judge's decisions without the scores: a released reject is measured."""
+    released = {
+        "a1": Verdict(attempt_id="a1", task_id="t", status="released", decision=False, model=REF),
+        "a2": Verdict(attempt_id="a2", task_id="t", status="released", decision=True, model=REF),
+    }
+    sft, pref = curate("t", [_attempt(1), _attempt(2)], released)
+    assert sft.chosen_attempt_id == "a2" and pref.rejected_attempt_ids == ["a1"]
+
+
 def test_photos_added_to_a_resumed_run_leave_the_earlier_photos_plan_alone() -> None:
     first = plan_tasks([_photo(1), _photo(2), _photo(3)], ALLOWED, per_photo=2, seed=4)
     planned = PlannedSoFar({t.photo_id for t in first}, dict(Counter(t.edit_type for t in first)))

@@ -45,4 +45,6 @@ def curate(task_id: str, attempts: list[Attempt], verdicts: dict[str, Verdict]) 
 
 
 def _measured_failure(verdict: Verdict | None) -> bool:
-    return verdict is not None and verdict.status == "scored" and verdict.passed is False
+    # "released": an imported dataset's own reject decision (Pico-Banana's judge measured it; only the
+    # scores were not published) — as much a measured failure as one of our judges' scores.
+    return verdict is not None and verdict.status in ("scored", "released") and verdict.passed is False
