@@ -183,3 +183,14 @@ def test_demo_with_progress_bar_and_summary_table(tmp_path: Path) -> None:
     text = flat(result.output)
     assert "tasks" in text and "this run, by category" in text and "SFT rows" in text
     assert rows(tmp_path / "demo" / "sft.jsonl")
+
+
+def test_a_local_judge_by_folder_records_garbage_as_a_failure(tmp_path: Path, small_photos, tiny_model) -> None:
+    source, edited = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(small_photos["coffee"]).save(source)
+    Image.fromarray(small_photos["rocket"]).save(edited)
+    args = ("judge", "--source", source, "--edited", edited, "--instruction", "make it warmer", "--provider", "local")
+    result = invoke(*args, "--model", tiny_model("vlm"))
+    assert result.exit_code == 1 and "judge could not score it" in flat(result.output)  # random weights: no score
+    missing = invoke(*args, "--model", "editforge-tests/not-downloaded")
+    assert missing.exit_code == 2 and "hf download editforge-tests/not-downloaded" in flat(missing.output)

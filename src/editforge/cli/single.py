@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from editforge import taxonomy
@@ -23,6 +24,7 @@ def edit(
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the edited image (PNG)."),
     seed: int = typer.Option(0, help="Seed for the editor's randomness."),
     provider: str = typer.Option("offline", help="Provider playing the editor."),
+    model: str | None = typer.Option(None, help="Model id or local folder (default: the provider's own)."),
 ) -> None:
     """Edit one photo by instruction.
 
@@ -32,7 +34,7 @@ def edit(
     from editforge.store.files import write_atomic
 
     with _user_errors():
-        editor = build_role("editor", provider)
+        editor = build_role("editor", provider, model)
         try:
             reply = editor.edit(read_photo(source), instruction, seed)
         except ModelCallError as exc:
@@ -52,6 +54,7 @@ def judge(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     provider: str = typer.Option("offline", help="Provider playing the judge."),
+    model: str | None = typer.Option(None, help="Model id or local folder (default: the provider's own)."),
 ) -> None:
     """Score one edit on Pico-Banana's four criteria.
 
@@ -60,8 +63,12 @@ def judge(
     """
     with _user_errors():
         kind = taxonomy.get(edit_type) if edit_type else _type_from_instruction(instruction)
-        judge_model = build_role("judge", provider)
-        reply = judge_model.judge(read_photo(source), read_photo(edited), instruction, kind)
+        judge_model = build_role("judge", provider, model)
+        try:
+            reply = judge_model.judge(read_photo(source), read_photo(edited), instruction, kind)
+        except ModelCallError as exc:  # e.g. a reply that never parsed: a judge failure, not a score
+            console.print(f"[red]the judge could not score it:[/] {escape(exc.reason)}")
+            raise typer.Exit(1) from None
         scores = reply.scores
         result = {
             "scores": scores.model_dump() if scores else None,
