@@ -89,6 +89,12 @@ def test_a_folder_that_is_no_model_says_so(tmp_path: Path) -> None:
         build_role("rewriter", "local", str(tmp_path))
 
 
+def test_a_text_only_model_is_refused_as_writer_or_judge(tiny_model) -> None:
+    for role in ("writer", "judge"):
+        with pytest.raises(ProviderError, match="not a vision-language model"):
+            build_role(role, "local", str(tiny_model("lm")))
+
+
 def test_a_missing_extra_names_the_install(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = str(tiny_model("lm"))
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if the extra were not installed

@@ -59,6 +59,21 @@ def test_thinking_is_turned_off_and_a_thought_is_not_the_reply(writer, small_pho
     assert reply.text == "Brighten the whole photo." and reply.raw.startswith("<think>\nThe photo is dim.")
 
 
+@pytest.mark.parametrize(
+    "raw, text",
+    [
+        ("Make it warmer.", "Make it warmer."),
+        ("<think>\nhmm\n</think>\n\nMake it warmer.", "Make it warmer."),
+        ("hmm, the template opened the thought\n</think>\nMake it warmer.", "Make it warmer."),
+        ("<think>\na thought cut off by the token limit", ""),
+    ],
+)
+def test_the_reply_is_what_follows_a_thought(raw: str, text: str) -> None:
+    from editforge.models.local.generation import without_thought
+
+    assert without_thought(raw) == text
+
+
 def test_a_qwen3_5_checkpoint_writes_with_thinking_off(tiny_model, small_photos) -> None:
     writer = build_role("writer", "local", str(tiny_model("qwen3_5")), {**FAST, "max_new_tokens": 6})
     assert type(writer.loaded.model).__name__ == "Qwen3_5ForConditionalGeneration"

@@ -8,7 +8,6 @@ its own generator and masks every other token, and generate's greedy step then t
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,15 @@ import numpy as np
 
 from editforge.models.local.common import out_of_memory_as_transient, torch_dtype
 
-_THINKING = re.compile(r"^\s*<think>.*?</think>\s*", re.S)
+THOUGHT_END = "</think>"
+
+
+def without_thought(raw: str) -> str:
+    """The reply after a thinking model's thought. Some templates open <think> in the prompt, so the reply
+    may hold only the closing tag; a thought cut off by max_new_tokens leaves no reply at all."""
+    if THOUGHT_END in raw:
+        return raw.rsplit(THOUGHT_END, 1)[1].strip()
+    return "" if raw.lstrip().startswith("<think>") else raw.strip()
 
 
 @dataclass(frozen=True)
@@ -132,5 +139,5 @@ class TextModel:
         for row, tokens in enumerate(new):
             used = next((i + 1 for i, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
             raw = self.tokenizer.decode(tokens[:used], skip_special_tokens=True)
-            results.append(Generated(_THINKING.sub("", raw).strip(), raw, int(lengths[row]), used, share))
+            results.append(Generated(without_thought(raw), raw, int(lengths[row]), used, share))
         return results

@@ -30,6 +30,7 @@ from editforge.models.local.common import (
     Placement,
     ResolvedModel,
     check_options,
+    read_json,
     require_extras,
     resolve_device,
     resolve_model,
@@ -82,6 +83,11 @@ class LocalTextRole:
         check_options(self.role, options, SAMPLING_OPTIONS | self.extra_options)
         self.options = options
         self.resolved: ResolvedModel = resolve_model(self.role, model or self.default_model)
+        if self.vision and "vision_config" not in read_json(self.role, self.resolved.path / "config.json"):
+            raise ProviderError(
+                f"local {self.role}: {self.resolved.name!r} is not a vision-language model (its config.json has no "
+                "vision_config); the writer and the judge need one, e.g. Qwen/Qwen3-VL-8B-Instruct"
+            )
         placement = Placement.parse(self.role, options, DEFAULT_BATCH)
         self.devices, self.max_batch, self.batch_wait_s = placement.devices, placement.max_batch, placement.batch_wait_s
         self.dtype = placement.dtype
