@@ -58,7 +58,8 @@ def test_run_on_a_folder_writes_release_schema_rows(tmp_path: Path, photo_dir: P
         assert tuple(row) == SFT_KEYS
         assert (out / row["output_image"]).is_file()
         assert taxonomy.get(row["edit_type"]).release_name == row["edit_type"]
-        assert row["text"] and row["summarized_text"] and Path(row["open_image_input_url"]).exists()
+        # relative to the images folder: no absolute path of the building machine in a dataset
+        assert row["text"] and row["summarized_text"] and (photo_dir / row["open_image_input_url"]).exists()
     for row in pref:
         assert tuple(row) == PREFERENCE_KEYS and row["rejected_images"]
         assert all((out / p).is_file() for p in row["rejected_images"])

@@ -6,8 +6,12 @@ sessions, each turn with its accepted edit. Both stream from the ledger in plan 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from editforge import taxonomy
 from editforge.records import Attempt, Example, Instruction, Photo, Session, Task, Verdict
@@ -78,14 +82,47 @@ def session_turns(ledger: Ledger, session: Session) -> list[TurnView]:
 
 def session_views(ledger: Ledger) -> Iterator[SessionView]:
     """Every session with at least two accepted turns (a multi-turn example), in plan order."""
+    published = photo_publisher(ledger)
     for session in ledger.sessions():
         turns = session_turns(ledger, session)
         if len(turns) >= 2:
-            yield SessionView(session=session, photo=ledger.photo(session.photo_id), turns=turns)
+            yield SessionView(session=session, photo=published(ledger.photo(session.photo_id)), turns=turns)
+
+
+URL_PREFIX_META = "export_url_prefix"  # set by `editforge export --url-prefix`, kept for later exports
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def public_uri(uri: str, images_root: str | None, url_prefix: str | None = None) -> str:
+    """Where a dataset says a photo came from: a URL as it is; a local file as its path relative to the
+    images folder, under `url_prefix` when one is given — never an absolute path of the machine that
+    built the dataset (it would leak the builder's directories and point nowhere for anyone else)."""
+    if _URL.match(uri):
+        return uri
+    path, rel = Path(uri), None
+    for root in {Path(images_root), Path(images_root).resolve()} if images_root else ():
+        if path.is_relative_to(root):
+            rel = path.relative_to(root).as_posix()
+            break
+    if rel is None:  # outside the folder (the bundled samples): its name is all a reader can use
+        rel = PurePath(uri).name
+    return f"{url_prefix.rstrip('/')}/{quote(rel)}" if url_prefix else rel
+
+
+def photo_publisher(ledger: Ledger) -> Callable[[Photo], Photo]:
+    """Photo → the same photo with the uri a dataset may carry (see `public_uri`)."""
+    settings = json.loads(ledger.get_meta("plan_settings") or "{}")
+    root, prefix = settings.get("images"), ledger.get_meta(URL_PREFIX_META)
+
+    def published(photo: Photo) -> Photo:
+        return photo.model_copy(update={"uri": public_uri(photo.uri, root, prefix)})
+
+    return published
 
 
 def example_views(ledger: Ledger) -> Iterator[ExampleView]:
     """Every curated example, in plan order; streams task by task (bounded memory)."""
+    published = photo_publisher(ledger)
     for task in ledger.tasks("passed"):
         if task.session_id is not None:  # later turns of a session belong to the multi-turn subset
             continue
@@ -95,7 +132,7 @@ def example_views(ledger: Ledger) -> Iterator[ExampleView]:
         if long is None:
             continue
         by_id = {a.attempt_id: a for a in attempts}
-        photo = ledger.photo(task.photo_id)
+        photo = published(ledger.photo(task.photo_id))
         short = ledger.instruction(task.task_id, "short")
         for example in curate(task.task_id, attempts, verdicts):
             yield ExampleView(

@@ -74,6 +74,12 @@ def export(
     align: str = typer.Option(
         "none", "--align", help="Put edits on their source's size in hf/webdataset: none, resize, pad, crop."
     ),
+    url_prefix: str | None = typer.Option(
+        None,
+        "--url-prefix",
+        help="Where the photos will be published (https://host/photos): a local photo's open_image_input_url "
+        "becomes this plus its path in the images folder (default: that relative path alone). Remembered.",
+    ),
 ) -> None:
     """(Re)write a run's dataset files from its ledger: Pico-Banana JSONL, a Hugging Face folder, WebDataset tars.
 
@@ -83,9 +89,11 @@ def export(
     """
     from rich.markup import escape
 
+    from editforge.dataset import URL_PREFIX_META
     from editforge.export import FORMATS, export_all, resolve_formats
     from editforge.export.common import INSTALL_HINT, ExportDependencyError, missing_dependencies
     from editforge.store.ledger import Ledger
+    from editforge.store.lock import RunLock
 
     with _user_errors():
         if not (out / "ledger.sqlite").exists():
@@ -93,7 +101,11 @@ def export(
         formats = resolve_formats(fmt)
         skipped = [f for f in formats if missing_dependencies(f)] if fmt.strip() == "all" else []
         try:
-            with Ledger(out / "ledger.sqlite") as ledger:
+            # The run's lock: an export racing a live run would read a ledger mid-change and write files
+            # the run is about to replace.
+            with RunLock(out), Ledger(out / "ledger.sqlite") as ledger:
+                if url_prefix is not None:
+                    ledger.set_meta(URL_PREFIX_META, url_prefix)
                 results = export_all(ledger, out, [f for f in formats if f not in skipped], align)
         except ExportDependencyError as exc:  # its message has brackets rich would read as markup
             console.print(f"[red]error:[/] {escape(exc.args[0])}")

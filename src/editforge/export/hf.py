@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from editforge.export.common import (
     require,
 )
 from editforge.records import CRITERIA
-from editforge.store.files import open_atomic
+from editforge.store.files import open_atomic, staging_dir, swap_dir
 from editforge.store.ledger import Ledger
 
 ROW_GROUP_ROWS = 100
@@ -229,7 +230,10 @@ def export_hf(
     align = check_align(align)
     if shard_rows < 1 or shard_bytes < 1:
         raise ValueError("shard_rows and shard_bytes must be positive")
-    out_dir = Path(out_dir)
+    final = Path(out_dir)
+    # The whole folder is written beside the old one and swapped in as a set: a crash leaves the
+    # previous complete export or the new one, never a mix of shards.
+    out_dir = staging_dir(final)
     writers = {
         s: ShardedParquet(out_dir / "data" / s, features(s).arrow_schema, shard_rows, shard_bytes) for s in SUBSETS
     }
@@ -238,15 +242,17 @@ def export_hf(
         for record in export_records(ledger, Path(run_dir), align):
             writers[record.subset].add(hf_row(record), record.nbytes())
             tally.add(record)
+        shards = {subset: [final / p.relative_to(out_dir) for p in w.close()] for subset, w in writers.items()}
+        with open_atomic(out_dir / "README.md") as fh:
+            # An imported dataset brings its own licence (editforge.importers); a run's card says `other`.
+            licence = ledger.get_meta("dataset_card_licence")
+            fh.write(dataset_card(tally, shards, align, Path(run_dir).name, json.loads(licence) if licence else None))
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    shards = {subset: writer.close() for subset, writer in writers.items()}
-    with open_atomic(out_dir / "README.md") as fh:
-        # An imported dataset brings its own licence (editforge.importers); a run's card says `other`.
-        licence = ledger.get_meta("dataset_card_licence")
-        fh.write(dataset_card(tally, shards, align, Path(run_dir).name, json.loads(licence) if licence else None))
+    swap_dir(out_dir, final)
     return dict(tally.rows)
 
 

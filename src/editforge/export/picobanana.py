@@ -12,7 +12,7 @@ from pathlib import Path
 
 from editforge import taxonomy
 from editforge.dataset import SessionView, example_views, provenance, session_views
-from editforge.store.files import open_atomic
+from editforge.store.files import FileSet
 from editforge.store.ledger import Ledger
 
 SFT_KEYS = ("open_image_input_url", "text", "output_image", "edit_type", "summarized_text")
@@ -25,37 +25,46 @@ def _line(row: dict) -> str:
 
 
 def export_picobanana(ledger: Ledger, out: Path) -> dict[str, int]:
-    """Write the files from the ledger; returns rows written per file."""
-    counts = {"sft": 0, "preference": 0}
-    with (
-        open_atomic(out / "sft.jsonl") as sft,
-        open_atomic(out / "sft.meta.jsonl") as sft_meta,
-        open_atomic(out / "preference.jsonl") as pref,
-        open_atomic(out / "preference.meta.jsonl") as pref_meta,
-    ):
-        for view in example_views(ledger):
-            row = {
-                "open_image_input_url": view.photo.uri,
-                "text": view.long.text,
-                "output_image": view.chosen.output_image,
-                "edit_type": taxonomy.get(view.task.edit_type).release_name,
-                "summarized_text": view.short.text if view.short else "",
-            }
-            meta = provenance(view)
-            if view.example.kind == "sft":
-                sft.write(_line(row))
-                sft_meta.write(_line(meta))
-            else:
-                row["rejected_images"] = [a.output_image for a, _ in view.rejected]
-                pref.write(_line(row))
-                pref_meta.write(_line(meta))
-            counts[view.example.kind] += 1
-    with open_atomic(out / "multi-turn.jsonl") as multi, open_atomic(out / "multi-turn.meta.jsonl") as multi_meta:
-        counts["multi_turn"] = 0
-        for session in session_views(ledger):
-            multi.write(_line(multi_turn_row(session)))
-            multi_meta.write(_line(session_provenance(session)))
-            counts["multi_turn"] += 1
+    """Write the files from the ledger; returns rows written per file.
+
+    The six files are replaced together (store.files.FileSet): a crash leaves the previous export or the
+    new one, never a `.jsonl` whose `.meta.jsonl` describes other rows."""
+    files = FileSet(out, "picobanana-export")
+    try:
+        counts = _write(ledger, files)
+    except BaseException:
+        files.abort()
+        raise
+    files.commit()
+    return counts
+
+
+def _write(ledger: Ledger, files: FileSet) -> dict[str, int]:
+    counts = {"sft": 0, "preference": 0, "multi_turn": 0}
+    sft, sft_meta = files.open("sft.jsonl"), files.open("sft.meta.jsonl")
+    pref, pref_meta = files.open("preference.jsonl"), files.open("preference.meta.jsonl")
+    multi, multi_meta = files.open("multi-turn.jsonl"), files.open("multi-turn.meta.jsonl")
+    for view in example_views(ledger):
+        row = {
+            "open_image_input_url": view.photo.uri,
+            "text": view.long.text,
+            "output_image": view.chosen.output_image,
+            "edit_type": taxonomy.get(view.task.edit_type).release_name,
+            "summarized_text": view.short.text if view.short else "",
+        }
+        meta = provenance(view)
+        if view.example.kind == "sft":
+            sft.write(_line(row))
+            sft_meta.write(_line(meta))
+        else:
+            row["rejected_images"] = [a.output_image for a, _ in view.rejected]
+            pref.write(_line(row))
+            pref_meta.write(_line(meta))
+        counts[view.example.kind] += 1
+    for session in session_views(ledger):
+        multi.write(_line(multi_turn_row(session)))
+        multi_meta.write(_line(session_provenance(session)))
+        counts["multi_turn"] += 1
     return counts
 
 

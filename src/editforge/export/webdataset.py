@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from editforge.export.common import (
     require,
     safe_key,
 )
+from editforge.store.files import staging_dir, swap_dir
 from editforge.store.ledger import Ledger
 
 DEFAULT_MAXSIZE = 1 << 30  # 1 GiB: big enough to stream well, small enough to move and retry
@@ -188,17 +190,20 @@ def export_webdataset(
     """Write the shards from the ledger; returns samples written per subset."""
     require("pyarrow", "pyarrow.parquet")
     align = check_align(align)
-    out_dir = Path(out_dir)
+    final = Path(out_dir)
+    out_dir = staging_dir(final)  # written beside the old shards, swapped in as a set (see store.files)
     writers = {s: TarShards(out_dir / s, s, maxcount, maxsize) for s in SUBSETS}
     try:
         for record in export_records(ledger, Path(run_dir), align):
             writers[record.subset].add(record)
+        for writer in writers.values():
+            writer.close()
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    for writer in writers.values():
-        writer.close()
+    swap_dir(out_dir, final)
     return {subset: writer.samples for subset, writer in writers.items()}
 
 
