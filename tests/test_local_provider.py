@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from editforge import taxonomy
+pytest.importorskip("transformers")  # the `local` extra (CI installs it)
+
+from editforge import taxonomy  # noqa: E402
 from editforge.models.registry import PROVIDERS, ProviderError, build_role
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -33,6 +35,14 @@ def test_local_is_a_provider_with_every_role(tiny_model) -> None:
         assert built.execution == "device" and built.devices == ["auto"]
         assert built.max_batch == 8 and built.batch_wait_s == 0.05 and built.batch_note is None
         assert built.supported_types == frozenset(taxonomy.keys())
+
+
+def test_the_default_models_are_named_without_building_anything() -> None:
+    from editforge.engine.estimate import model_for
+
+    assert model_for("local", "writer", None) == model_for("local", "judge", None) == "Qwen/Qwen3-VL-8B-Instruct"
+    assert model_for("local", "rewriter", None) == "Qwen/Qwen2.5-7B-Instruct"
+    assert model_for("local", "editor", None).startswith("Qwen/Qwen-Image-Edit")
 
 
 def test_placement_options(tiny_model) -> None:

@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pytest
 
+pytest.importorskip("transformers")  # the `local` extra (CI installs it)
+
 from editforge import taxonomy
 from editforge.models.base import JudgeReply, ModelCallError, TextReply, WriteRequest
 from editforge.models.local.judge_schemes import EditScoreScheme

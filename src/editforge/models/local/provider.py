@@ -10,7 +10,19 @@ import importlib
 from typing import Any
 
 from editforge.models.base import Role
+from editforge.models.local.judge import DEFAULT_MODEL as judge_default
+from editforge.models.local.pipelines import DEFAULT_MODEL as editor_default
+from editforge.models.local.rewriter import DEFAULT_MODEL as rewriter_default
+from editforge.models.local.writer import DEFAULT_MODEL as writer_default
 from editforge.models.registry import ProviderError
+
+# Each role's default model (what `editforge estimate` and the docs name); importing these is light.
+DEFAULT_MODELS: dict[str, str] = {
+    "writer": writer_default,
+    "judge": judge_default,
+    "rewriter": rewriter_default,
+    "editor": editor_default,
+}
 
 ROLE_MODULES: dict[str, str] = {
     "writer": "editforge.models.local.writer",
