@@ -39,14 +39,14 @@ def instant_rewrite(task: Task, long: Instruction) -> Instruction:
     return Instruction(task_id=task.task_id, kind="short", text=f"{task.edit_type}", model=REF)
 
 
-def instant_edit(task: Task, instruction: str, index: int) -> Attempt:
+def instant_edit(task: Task, instruction: str, index: int, feedback: str | None = None) -> Attempt:
     return Attempt(
         attempt_id=stable_id("attempt", task.task_id, index), task_id=task.task_id, index=index, seed=task.seed,
         instruction=instruction, status="ok", output_image=task.input_image, width=64, height=64, model=REF,
     )  # fmt: skip
 
 
-def instant_judge(task: Task, attempt: Attempt, threshold: float) -> Verdict:
+def instant_judge(task: Task, attempt: Attempt, threshold: float, sample: int | None = None) -> Verdict:
     return Verdict(
         attempt_id=attempt.attempt_id, task_id=task.task_id, status="scored", scores=PASS, threshold=threshold,
         rationale="instant", model=REF,
@@ -54,12 +54,16 @@ def instant_judge(task: Task, attempt: Attempt, threshold: float) -> Verdict:
 
 
 def use_instant_models() -> None:
+    """Put the instant functions in engine.work's place, from this file imported as `_ray_child` (not as
+    __main__): pool workers and Ray actors (bench/ray_engine.py puts bench/ on their path) then find them
+    by name, as they find engine.work's own; cloudpickle would send __main__'s by value on every call."""
+    import _ray_child as instant
+
     from editforge.engine import work
 
-    work.do_ingest, work.do_write, work.do_rewrite = instant_ingest, instant_write, instant_rewrite  # type: ignore[assignment]
-    work.do_edit, work.do_judge = instant_edit, instant_judge  # type: ignore[assignment]
-    # This file runs as __main__: forked pool workers find these functions by name, and Ray's cloudpickle
-    # sends __main__'s functions to its actors by value.
+    work.do_ingest, work.do_write = instant.instant_ingest, instant.instant_write  # type: ignore[assignment]
+    work.do_rewrite, work.do_edit = instant.instant_rewrite, instant.instant_edit  # type: ignore[assignment]
+    work.do_judge = instant.instant_judge  # type: ignore[assignment]
 
 
 def vm_hwm_mib() -> float:
