@@ -221,6 +221,61 @@ def test_building_imports_no_torch_and_a_loaded_editor_travels_without_its_weigh
     assert arrived._pipe is None and arrived.ref == model.ref and arrived.max_batch == model.max_batch
 
 
+def test_a_whole_run_edits_with_the_local_editor_on_device_workers_and_resumes_paying_nothing(
+    tiny_editors, tmp_path: Path, edit_photos
+):
+    import io
+    import sqlite3
+
+    from PIL import Image
+    from rich.console import Console
+
+    from editforge.config import build_config
+    from editforge.pipeline import run
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, image in edit_photos.items():
+        Image.fromarray(image).save(photos / f"{name}.png")
+    options = {**TINY_EDITOR_OPTIONS["instruct_pix2pix"], "devices": ["cpu"], "batch_size": 4, "batch_wait_s": 0.2}
+    settings = {
+        "out": str(tmp_path / "run"),
+        "images": str(photos),
+        "per_photo": 2,
+        "max_attempts": 1,
+        "max_side": 96,
+        "workers": 1,
+        "align": "pad",
+        "roles": {"editor": {"provider": "local", "model": str(tiny_editors["instruct_pix2pix"]), "options": options}},
+    }
+    text = io.StringIO()
+    summary = run(build_config(settings, {}), console=Console(file=text, width=200))
+    assert summary.stopped is None and summary.counts.get("planned", 0) == 0, text.getvalue()[-3000:]
+    assert (tmp_path / "run" / "sft.jsonl").exists()
+
+    def rows(sql: str) -> list:
+        db = sqlite3.connect(tmp_path / "run" / "ledger.sqlite")
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+    attempts = [json.loads(j) for (j,) in rows("SELECT json FROM attempts")]
+    assert len(attempts) == 4
+    for attempt in attempts:  # noise, but real edits, each recorded with its sizes and device time
+        assert attempt["status"] == "ok", attempt["error"]
+        assert attempt["model"]["provider"] == "local"
+        raw = json.loads(attempt["raw_reply"])
+        assert raw["pipeline"] == "StableDiffusionInstructPix2PixPipeline"
+        assert raw["output_size"] == [attempt["width"], attempt["height"]]
+        assert attempt["usage"]["device_seconds"] > 0
+    calls = rows("SELECT role, status FROM calls ORDER BY id")
+    assert calls.count(("editor", "ok")) == 4
+    again = run(build_config(settings, {}), console=Console(file=io.StringIO()))
+    assert again.counts == summary.counts
+    assert rows("SELECT role, status FROM calls ORDER BY id") == calls  # nothing edited twice
+
+
 # -- what is refused before any work -------------------------------------------------------------------------
 def test_a_missing_model_is_one_line_naming_how_to_get_it(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -129,6 +129,14 @@ class LocalEditor:
     def _load(self, device: str | None) -> None:
         import torch
         from diffusers import DiffusionPipeline
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+
+        # Loading bars and per-call warnings (CLIP's 77-token truncation, size adjustments) would flood the
+        # run's console from every device worker; what matters is in each reply's raw record.
+        diffusers_logging.set_verbosity_error()
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
 
         device = common.resolve_device(device or self.devices[0])
         dtype = common.torch_dtype(self.dtype, device)
