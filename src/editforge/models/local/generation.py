@@ -89,7 +89,10 @@ class TextModel:
             # Merged once at load: a LoRA (e.g. EditScore's) then costs nothing per call.
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         self.model = model.to(device).eval()
-        self.processor = load_processor(folder) if vision else transformers.AutoTokenizer.from_pretrained(folder)
+        if vision:
+            self.processor = load_processor(folder)
+        else:
+            self.processor = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
         self.tokenizer = self.processor.tokenizer if vision else self.processor
         self.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
         if self.tokenizer.pad_token is None:
@@ -124,8 +127,8 @@ class TextModel:
         kwargs: dict[str, Any] = {"max_new_tokens": sampling.max_new_tokens, "do_sample": False}
         kwargs.update(temperature=None, top_p=None, top_k=None)  # the model's own sampling defaults stay unused
         if sampling.temperature > 0:
-            gen_device = self.device if self.device.startswith("cuda") else "cpu"
-            generators = [torch.Generator(gen_device).manual_seed(int(seed)) for seed in seeds]
+            # On the model's device: multinomial wants its generator where the probabilities are.
+            generators = [torch.Generator(self.device).manual_seed(int(seed)) for seed in seeds]
             kwargs["logits_processor"] = [_row_sampler(generators, sampling)]
         started = time.perf_counter()
         with out_of_memory_as_transient(f"local {type(self.model).__name__}"), torch.inference_mode():
