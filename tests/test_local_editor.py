@@ -153,6 +153,32 @@ def test_an_all_black_output_is_a_recorded_failure(tiny_editors, edit_photos, tm
     assert failure.value.usage.images == 1
 
 
+def test_an_edit_the_safety_checker_flags_is_a_recorded_failure(tiny_editors, edit_photos, tmp_path: Path):
+    from diffusers import DiffusionPipeline
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    pipe = DiffusionPipeline.from_pretrained(tiny_editors["instruct_pix2pix"])
+    vision = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 2}
+    config = CLIPConfig(
+        text_config={**vision, "vocab_size": 99},
+        vision_config={**vision, "image_size": 32, "patch_size": 8},
+        projection_dim=32,
+    )
+    checker = StableDiffusionSafetyChecker(config).eval()
+    with torch.no_grad():  # a checker that flags everything: every concept's threshold below any similarity
+        checker.concept_embeds_weights.fill_(-10.0)
+    pipe.register_modules(
+        safety_checker=checker, feature_extractor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
+    )
+    pipe.register_to_config(requires_safety_checker=True)
+    pipe.save_pretrained(tmp_path / "checked")
+    model = editor(tmp_path / "checked", "instruct_pix2pix")
+    with pytest.raises(ModelCallError, match="safety checker") as failure:
+        model.edit(edit_photos["astronaut"], ASK, 1)
+    assert json.loads(failure.value.raw)["output_size"]
+
+
 def test_out_of_device_memory_reaches_the_engine_as_such(tiny_editors, edit_photos):
     model = editor(tiny_editors["instruct_pix2pix"], "instruct_pix2pix")
     model.load()

@@ -353,7 +353,9 @@ def _preloaded_processors(folder: Path) -> dict[str, Any]:
     index = json.loads((folder / "model_index.json").read_text("utf-8"))
     loaded: dict[str, Any] = {}
     for name, entry in index.items():
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] == "transformers" and "Processor" in str(entry[1]):
+        # Multimodal processors only (Qwen2VLProcessor); an image processor (CLIPImageProcessor) loads as is.
+        multimodal = isinstance(entry, list) and len(entry) == 2 and str(entry[1]).endswith("Processor")
+        if multimodal and entry[0] == "transformers" and not str(entry[1]).endswith("ImageProcessor"):
             from editforge.models.local.processors import load_processor
 
             loaded[name] = load_processor(folder / name)
