@@ -161,6 +161,9 @@ class RunConfig(BaseModel):
     prices: dict[str, Price] = Field(default_factory=dict)  # USD; overrides the shipped table
     judge_passes: int = Field(default=1, ge=1, le=9)  # a sampling judge scores each attempt N times; the mean counts
     judge_prefilter: bool = True  # the metric judge first: unchanged/broken edits never reach a paid judge
+    # Retries told why the last attempt failed, and no third attempt after two failing the same way
+    # (engine.flow); false gives the plain three tries (the benchmark's naive pipeline).
+    smart_retries: bool = True
     engine: Literal["local", "ray"] = "local"  # where the work runs; the run directory is the same either way
     ray_address: str | None = None  # a cluster ("auto", "ray://head:10001"); else RAY_ADDRESS; else a local Ray
     ray: RaySettings = Field(default_factory=RaySettings)

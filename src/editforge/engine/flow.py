@@ -33,6 +33,7 @@ class TaskFlow:
         console: Console,
         judge_passes: int = 1,
         tiebreak: bool = False,
+        smart_retries: bool = True,
     ) -> None:
         self.ledger = ledger
         self.dispatcher = dispatcher
@@ -42,6 +43,7 @@ class TaskFlow:
         self.console = console
         self.judge_passes = judge_passes
         self.tiebreak = tiebreak
+        self.smart_retries = smart_retries  # feedback to the next attempt, no third try of a repeated failure
         dispatcher.on_possibly_billed = self._record_possibly_billed
 
     async def run(self, task: Task, photo: Photo) -> Outcome:
@@ -65,11 +67,11 @@ class TaskFlow:
         last_failure: str | None = None
         for index in range(1, self.max_attempts + 1):
             attempt = done.get(index) or await self._call(
-                "editor", task, work.do_edit, task, long.text, index, feedback
+                "editor", task, work.do_edit, task, long.text, index, feedback if self.smart_retries else None
             )
             if attempt.status != "ok":
                 reasons.append(f"attempt {index}: {attempt.error}")
-                if _same_failure(last_failure, attempt.error or ""):
+                if self.smart_retries and _same_failure(last_failure, attempt.error or ""):
                     reasons.append(SAME_FAILURE_NOTE)
                     break
                 last_failure, feedback = attempt.error or "", None
@@ -88,7 +90,7 @@ class TaskFlow:
             if verdict.status != "scored":  # the judge abstained or failed: nothing learnt about the edit
                 last_failure = feedback = None
                 continue
-            if _same_failure(last_failure, verdict.rationale):
+            if self.smart_retries and _same_failure(last_failure, verdict.rationale):
                 reasons.append(SAME_FAILURE_NOTE)
                 break
             last_failure = feedback = verdict.rationale

@@ -259,17 +259,19 @@ class LocalRunner:
             add_planned(ledger, plan)
             flow = TaskFlow(
                 ledger, dispatcher, self.config.max_attempts, self.config.threshold, self._use_prefilter(models),
-                self.console, self.config.judge_passes, "tiebreak" in models,
+                self.console, self.config.judge_passes, "tiebreak" in models, self.config.smart_retries,
             )  # fmt: skip
             photo_by_id = photos
             self.goals = Goals.from_ledger(self.config.targets, ledger)
-            todo = (t for t in ledger.tasks("planned") if t.session_id is None)  # streamed, never all in memory
+            # streamed, never all in memory; a type that rarely passes waits while a target can fill without it
+            todo = self.goals.scheduled(t for t in ledger.tasks("planned") if t.session_id is None)
             total, waiting = ledger.count_single_turn()
             progress.start("tasks", total=total, done=total - waiting)
 
             async def one(task: Task) -> None:
                 status = await self._guarded(flow.run(task, photo_by_id[task.photo_id]), f"task {task.task_id}")
                 if status is not None:
+                    self.goals.record_outcome(task.edit_type, status)
                     if status == "passed":
                         self.goals.record_task(ledger, task.task_id)
                     progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)

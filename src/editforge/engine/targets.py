@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from editforge.config import Targets
 from editforge.dataset import session_turns
+from editforge.records import Task
 from editforge.stages.curate import curate
 from editforge.store.ledger import Ledger
+
+# A type is put off when, after MIN_TRIED finished tasks, it passes at under POOR_SHARE of the rate of
+# all other types together (which must have MIN_TRIED finished tasks too).
+MIN_TRIED = 4
+POOR_SHARE = 0.5
 
 
 @dataclass
 class Goals:
     targets: Targets
     made: dict[str, int] = field(default_factory=lambda: {"sft": 0, "preference": 0, "multi_turn": 0})
+    tried: Counter[str] = field(default_factory=Counter)  # finished single-turn tasks, per type
+    passed: Counter[str] = field(default_factory=Counter)
+    put_off: dict[str, str] = field(default_factory=dict)  # type → why, for the summary
 
     @classmethod
     def from_ledger(cls, targets: Targets, ledger: Ledger) -> Goals:
@@ -21,6 +32,10 @@ class Goals:
         for task in ledger.tasks("passed"):
             if task.session_id is None:
                 goals.record_task(ledger, task.task_id)
+        for edit_type, status, n in ledger.counts_by_type():
+            if status != "planned":
+                goals.tried[edit_type] += n
+                goals.passed[edit_type] += n if status == "passed" else 0
         for session in ledger.sessions():
             goals.record_session(ledger, session)
         return goals
@@ -32,6 +47,39 @@ class Goals:
     def record_session(self, ledger: Ledger, session) -> None:  # noqa: ANN001 - records.Session
         if len(session_turns(ledger, session)) >= 2:
             self.made["multi_turn"] += 1
+
+    def record_outcome(self, edit_type: str, status: str) -> None:
+        self.tried[edit_type] += 1
+        self.passed[edit_type] += status == "passed"
+
+    def poor(self, edit_type: str) -> bool:
+        """Whether `edit_type` passes in this run far less often than the other types do."""
+        tried, others = self.tried[edit_type], sum(self.tried.values()) - self.tried[edit_type]
+        if tried < MIN_TRIED or others < MIN_TRIED:
+            return False
+        rate = self.passed[edit_type] / tried
+        rest = (sum(self.passed.values()) - self.passed[edit_type]) / others
+        if rate < POOR_SHARE * rest:
+            self.put_off[edit_type] = f"{rate:.0%} of its tasks passed vs {rest:.0%} for the other types"
+            return True
+        return False
+
+    def scheduled(self, tasks: Iterable[Task]) -> Iterator[Task]:
+        """Tasks in plan order, except that while a single-turn target is set (it asks for so many
+        examples, of any type), tasks of a type far below the others' pass rate in this run wait until
+        the end: the target fills from types that pass, and the poor type is tried only if it must be.
+        Without a target every planned task is run, in order. Edits are most of the spend, so an edit
+        unlikely to pass is the costliest thing a run can buy."""
+        if self.targets.sft is None and self.targets.preference is None:
+            yield from tasks
+            return
+        later: list[Task] = []
+        for task in tasks:
+            if self.poor(task.edit_type):
+                later.append(task)
+            else:
+                yield task
+        yield from later
 
     def single_turn_met(self) -> bool:
         """True once every single-turn target set is met (no target set: run every planned task)."""
@@ -51,4 +99,5 @@ class Goals:
             if wanted is not None:
                 mark = "met" if self.made[kind] >= wanted else "NOT met: photos or starters ran out"
                 lines.append(f"{kind}: {self.made[kind]}/{wanted} ({mark})")
+        lines += [f"put off {edit_type}: {why}" for edit_type, why in sorted(self.put_off.items())]
         return lines
