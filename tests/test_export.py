@@ -183,3 +183,17 @@ def test_one_writer_never_deletes_another_live_writers_files(run: Path) -> None:
     _export(run, "hf")
     assert (live / "part.parquet").exists() and not dead.exists()
     assert (run / "hf" / "README.md").is_file()
+
+
+def test_the_offline_editors_staged_misses_are_marked_in_the_meta_files(run: Path) -> None:
+    _export(run, "picobanana")
+    pref = [json.loads(line) for line in (run / "preference.meta.jsonl").read_text().splitlines()]
+    rejected = [r for row in pref for r in row["rejected"]]
+    with Ledger(run / "ledger.sqlite") as ledger:
+        raws = {a.attempt_id: json.loads(a.raw_reply) for t in ledger.tasks() for a in ledger.attempts(t.task_id)}
+    assert rejected and all(r["deliberate_flaw"] == raws[r["attempt_id"]]["flaw"] for r in rejected)
+    assert any(r["deliberate_flaw"] for r in rejected)  # the offline run's rejected images are mostly staged
+    sft = [json.loads(line) for line in (run / "sft.meta.jsonl").read_text().splitlines()]
+    assert all("deliberate_flaw" in row for row in sft)
+    multi = [json.loads(line) for line in (run / "multi-turn.meta.jsonl").read_text().splitlines()]
+    assert all("deliberate_flaw" in turn for row in multi for turn in row["turns"])

@@ -147,6 +147,19 @@ def example_views(ledger: Ledger) -> Iterator[ExampleView]:
             )
 
 
+def deliberate_flaw(attempt: Attempt) -> str | None:
+    """The flaw the offline classical editor put in this edit on purpose ("weak", "overdone", "patchy",
+    ...), or None. About a fifth of its edits are spoilt that way so the keyless path exercises the judge
+    and makes preference pairs; such an attempt is a staged miss, not a model failure. Other editors: None."""
+    if attempt.model.provider != "offline" or not attempt.raw_reply.startswith("{"):
+        return None
+    try:
+        flaw = json.loads(attempt.raw_reply).get("flaw")
+    except (ValueError, AttributeError):
+        return None
+    return str(flaw) if flaw else None
+
+
 def provenance(view: ExampleView) -> dict:
     """Our richer fields for one example (documented in docs/format.md)."""
     edit_type = taxonomy.get(view.task.edit_type)
@@ -177,6 +190,7 @@ def provenance(view: ExampleView) -> dict:
         "writer": view.long.model.model_dump(),
         "rewriter": view.short.model.model_dump() if view.short else None,
         "editor": view.chosen.model.model_dump(),
+        "deliberate_flaw": deliberate_flaw(view.chosen),  # offline editor only: a staged miss that passed
         "labels": view.labels,
         "task_seed": view.task.seed,
         "attempt_seed": view.chosen.seed,
@@ -189,6 +203,7 @@ def provenance(view: ExampleView) -> dict:
                 "score": v.score if v else None,
                 "scores": v.scores.model_dump() if v and v.scores else None,
                 "rationale": v.rationale if v else a.error,
+                "deliberate_flaw": deliberate_flaw(a),  # offline editor only: spoilt on purpose, see README
             }
             for a, v in view.rejected
         ],

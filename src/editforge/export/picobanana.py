@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from editforge import taxonomy
-from editforge.dataset import SessionView, example_views, provenance, session_views
+from editforge.dataset import SessionView, deliberate_flaw, example_views, provenance, session_views
 from editforge.store.files import FileSet
 from editforge.store.ledger import Ledger
 
@@ -103,6 +103,7 @@ def session_provenance(view: SessionView) -> dict:
                 "score": turn.verdict.score,
                 "judge": turn.verdict.model.model_dump(),
                 "editor": turn.chosen.model.model_dump(),
+                "deliberate_flaw": deliberate_flaw(turn.chosen),
             }
             for i, turn in enumerate(view.turns, start=1)
         ],
