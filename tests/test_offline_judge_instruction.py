@@ -18,7 +18,8 @@ ASKED: list[tuple[str, str, dict[str, str]]] = [
     ("Add snow instead of rain.", "weather", {"condition": "snow", "avoid": "rain"}),
     ("Instead of rain, let a light snowfall cover the scene.", "weather", {"condition": "snow", "avoid": "rain"}),
     ("Remove the fog and make it sunny.", "weather", {"condition": "sunny", "avoid": "fog"}),
-    ("Let it pour with a heavy downpour.", "weather", {"condition": "rain"}),
+    ("Let it pour with a heavy downpour.", "weather", {"condition": "rain", "intensity": "heavy"}),
+    ("Add a light dusting of snow.", "weather", {"condition": "snow"}),
     ("Make it look like autumn, without any snow.", "seasonal", {"season": "autumn", "avoid": "winter"}),
     ("Turn this into a fall scene.", "seasonal", {"season": "autumn"}),
     ("Paint it as a watercolour, not an oil painting.", "style_transfer", {"style": "watercolor", "avoid": "oil_painting"}),  # noqa: E501

@@ -34,6 +34,7 @@ PARTIAL_FROM = 0.45  # strength below this earns no compliance: 0.3× of a clear
 CLEAR_FROM = 0.75  # ... while a moderate edit (0.6 of a finished look, by other code) reaches this
 CLEAR_FULL, CLEAR_SPREAD = 1.6, 0.15  # compliance climbs the last 0.15 from CLEAR_FROM to CLEAR_FULL
 OVERDONE = (3.5, 5.0)  # strength from which an edit swamps the photo, and where it has fully
+OVERDONE_FOLIAGE = (6.0, 8.0)  # autumn: turning a green hillside orange is a large warmth shift by design
 OVERDONE_HAZE = (2.3, 3.0)  # fog and sunny grades saturate early: 3× a clear haze is a grey wall
 CUE_CAP = 1.5  # in sums of cues, one very strong cue must not buy off a missing one
 # --- color_tone / global_lighting: tints in points of R−B per 100 of brightness (gain-type tints
@@ -48,11 +49,12 @@ FULL_GREEN_CAST = 8.0  # G − (R+B)/2 shift (points) of a fluorescent cast
 FULL_STREAK_ENERGY, FULL_STREAKS = 7.5, 0.012  # std (levels) of added detail; share of streak pixels
 MIN_STREAK_COHERENCE = 0.3  # rain falls one way; grain and flakes have no direction (~0.02)
 FULL_FLAKE_ENERGY, FULL_FLAKES = 5.0, 0.016  # the same for snow: flakes net of equal dark specks
+HEAVY = 1.6  # "heavy" rain or snow must be this many times a clear one
 MAX_WEATHER_TIE = 0.45  # flakes are new, not the source's edges (sharpening ties at ~0.5)
 FULL_HAZE_CONTRAST, FULL_HAZE_LIFT = 0.3, 35.0  # fog: contrast drop, and dark-channel rise (levels)
 FULL_SUN_LIGHT, FULL_SUN_COLOUR, FULL_SUN_WARM = 15.0, 0.25, 12.0  # sunny: any two of the three
 # --- seasonal (CIELAB: L 0–100; chroma as a ratio): each season as classical colour work shows it
-FULL_AUTUMN_WARM = 10.0  # warmth-index rise: the golden low-sun cast (and greens turned orange)
+FULL_AUTUMN_WARM = 14.0  # warmth-index rise: the golden low-sun cast (and greens turned orange)
 FOLIAGE_PRESENT, MAX_FOLIAGE_LEFT = 0.05, 0.7  # with >5 % greens, autumn must turn 30 % of them
 FULL_SUMMER_COLOUR = 0.22  # Lab chroma rise: lush, saturated
 FULL_WINTER_DESAT, FULL_WINTER_LIGHT = 0.3, 4.0  # Lab chroma drop and L rise: snow-white, drained
@@ -301,6 +303,9 @@ def check_weather(v: Views, params: Params | None) -> Outcome:
     measures: dict[str, float] = {}
     if condition in ("rain", "snow"):
         strength, evidence, measures = _precipitation(v, condition)
+        if (params or {}).get("intensity") == "heavy":
+            strength /= HEAVY  # "snow heavily": a few flakes are not what was asked
+            evidence += " (asked heavy)"
     elif condition == "fog":
         lift = measures["dark_channel_rise"] = m.dark_channel(v.out) - m.dark_channel(v.src)
         strength = min(strength_of(-d["contrast"], FULL_HAZE_CONTRAST), strength_of(lift, FULL_HAZE_LIFT))
@@ -349,7 +354,8 @@ def check_seasonal(v: Views, params: Params | None) -> Outcome:
     d = v.shifts
     evidence = (f"{describe_change(d['tint'], 'warmth', ' pts')}, {describe_change(d['lab_L'], 'lightness L*')}, "
                 f"colourfulness {d['lab_chroma']:+.0%} (asked {season})")  # fmt: skip
-    return with_preservation(v, outcome_for(_season_strength(v, season), evidence), KEEP_TONE, LOSE_TONE)
+    overdone = OVERDONE_FOLIAGE if season == "autumn" else OVERDONE  # whole green hillsides turn orange
+    return with_preservation(v, outcome_for(_season_strength(v, season), evidence, overdone), KEEP_TONE, LOSE_TONE)
 
 
 SPECS: dict[str, Spec] = {

@@ -97,6 +97,7 @@ VALUES: dict[str, tuple[str, dict[str, str]]] = {
         **{k: v for k, v in SIDES.items()},
     }),
 }
+HEAVY_WORDS = r"\b(heav(y|ily)|thick(ly)?|dense(ly)?|blizzard|downpour|torrential|pouring|snowstorm|storm)\b"
 OPPOSITES = {"warm": "cool", "cool": "warm", "brighter": "darker", "darker": "brighter"}
 # Words that ask for the type itself: "zoom in" with no side named asks for a zoom, just not where.
 TYPE_WORDS = {
@@ -249,6 +250,8 @@ def read_request(instruction: str, key: str) -> Request | None:
     if asked is None:
         return Request() if key in TYPE_WORDS and re.search(TYPE_WORDS[key], text) else None
     params: Params = {param: asked}
+    if key == "weather" and asked in ("rain", "snow") and re.search(HEAVY_WORDS, text):
+        params["intensity"] = "heavy"
     if avoid:
         params["avoid"] = ",".join(sorted(avoid))
     return Request(params, avoid)

@@ -10,7 +10,7 @@ Blur is the re-blur index of Crété-Roffet et al. (2007): how little the edges 
 more. Unlike a Laplacian-variance ratio it does not mistake a repainting's new strokes for sharpness or a
 flattened cartoon for blur: foreign and own paintings, sketches and cartoons sit at −0.3…+0.1, a σ 2.5 px
 blur of any of them at +0.25…+0.45. Thresholds were set on scikit-image's photos: per-channel noise of
-σ≈22, JPEG quality ≤ 8 and 3×3 pixel blocks land at or past "clearly degraded"; JPEG quality 50 and σ 6
+σ≈22, JPEG quality ≤ ~15 and 3×3 pixel blocks land at or past "clearly degraded"; JPEG quality 50 and σ 6
 noise stay near "fine".
 """
 
@@ -29,7 +29,7 @@ BLUR_WHEN_SMOOTH = (0.2, 0.32)  # where smoothing is the look (paintings, fog: t
 NOISE = (5.0, 12.0)  # rise of the noise estimate (levels)
 NOISE_WHEN_TEXTURED = (25.0, 45.0)  # where grain is the look: only absurd luminance noise ...
 CHROMA_NOISE = (8.0, 20.0)  # ... but no look asks for colour speckle (film grain and strokes are ~0-4)
-BLOCKING = (0.8, 1.8)  # excess of steps on the 8×8 grid over the source's
+BLOCKING = (0.7, 1.3)  # excess of steps on the 8×8 grid over the source's
 PIXELATION = (0.3, 0.55)  # relative drop of the share of rows/columns carrying 80 % of the edges
 VETO = 1.0  # severity from which the output is wrecked
 
