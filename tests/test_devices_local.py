@@ -59,7 +59,7 @@ def _rows(out: Path, sql: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _check_run(out: Path, photos: Path, tiny_model: Any, devices: list[str]) -> None:
+def _check_run(out: Path, photos: Path, tiny_model: Any, devices: list[str]) -> str:
     text = io.StringIO()
     summary = run(_config(out, photos, tiny_model, devices), console=Console(file=text, width=200))
     assert summary.stopped is None and summary.counts.get("planned", 0) == 0, text.getvalue()[-3000:]
@@ -80,8 +80,10 @@ def _check_run(out: Path, photos: Path, tiny_model: Any, devices: list[str]) -> 
     again = run(_config(out, photos, tiny_model, devices), console=Console(file=io.StringIO()))
     assert again.counts == summary.counts
     assert _rows(out, "SELECT role, status, device_seconds FROM calls ORDER BY id") == calls  # nothing paid twice
+    return text.getvalue()
 
 
+@pytest.mark.timeout(900)  # two whole runs, each spawning workers that import torch and transformers
 def test_a_run_on_tiny_local_models_writes_a_release_and_records_garbage_as_judge_failures(
     tmp_path: Path, photo_dir: Path, tiny_model: Any
 ) -> None:
@@ -93,4 +95,5 @@ def test_the_same_run_on_one_gpu_two_roles_sharing_it_in_bf16(tmp_path: Path, ph
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
-    _check_run(tmp_path / "run", photo_dir, tiny_model, ["cuda:0"])  # dtype auto → bf16 on CUDA
+    shown = _check_run(tmp_path / "run", photo_dir, tiny_model, ["cuda:0"])  # dtype auto → bf16 on CUDA
+    assert "GPU " in shown and "GiB" in shown  # the workers report torch.cuda.memory_allocated
