@@ -13,8 +13,9 @@ import pytest
 
 pytest.importorskip("ray")
 
-from editforge.config import RayPool, Roles  # noqa: E402
-from editforge.engine.ray_pool import ActorPoolExecutor, PoolLost, WorkerInit  # noqa: E402
+from editforge.config import RayPool, Roles, RoleSpec  # noqa: E402
+from editforge.engine.ray_pool import ActorPoolExecutor, WorkerInit  # noqa: E402
+from editforge.models.base import FatalModelError, TransientModelError  # noqa: E402
 
 
 def _pool(tmp_path: Path, resubmits: int = 3, idle_s: float = 60.0, **spec) -> ActorPoolExecutor:
@@ -70,8 +71,20 @@ def test_a_call_whose_actors_keep_dying_fails_once_its_resends_are_spent(ray_clu
         call = pool.submit(time.sleep, 5)
         time.sleep(0.3)
         os.kill(victim, signal.SIGKILL)
-        with pytest.raises(PoolLost, match="died"):
+        with pytest.raises(TransientModelError, match="died 1 times"):  # the engine retries, then defers
             call.result(timeout=60)
         assert pool.submit(operator.mul, 6, 7).result(timeout=60) == 42  # a fresh actor took its place
+    finally:
+        pool.shutdown()
+
+
+def test_an_actor_whose_model_cannot_load_stops_the_run_with_the_reason(ray_cluster, tmp_path: Path) -> None:
+    roles = Roles(editor=RoleSpec(provider="no-such-provider"))
+    settings = RayPool(num_cpus=0.5, num_gpus=0, max_actors=2)
+    pool = ActorPoolExecutor("editor", settings, WorkerInit(str(tmp_path), roles), 3, 60.0, device_role="editor")
+    try:
+        with pytest.raises(FatalModelError, match="editor actors cannot start.*no-such-provider"):
+            pool.submit(operator.add, 1, 2).result(timeout=60)
+        assert pool.resent == 0  # not sent again to another actor that would fail the same way
     finally:
         pool.shutdown()

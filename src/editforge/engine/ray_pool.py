@@ -9,7 +9,9 @@ actor above `min_actors` left idle for `idle_s` is released.
 
 Faults: an actor that dies (its process killed, its node lost, out of memory) fails its calls with a
 `RayActorError`; the pool drops it and sends those calls again to another actor, up to `resubmits`
-times. Nothing is written twice: the worker functions only return records (images are content
+times, then hands the engine a transient error (retried with backoff, then left planned for a rerun).
+An actor that cannot start (its model does not load) is a fatal error: the run stops and says why.
+Nothing is written twice: the worker functions only return records (images are content
 addressed, so writing one again is a no-op) and the driver alone writes the ledger, once per result.
 """
 
@@ -29,9 +31,11 @@ from ray.exceptions import ObjectLostError, RayActorError, RayTaskError, WorkerC
 
 from editforge.config import RayPool, Roles
 from editforge.engine import work
+from editforge.models.base import FatalModelError, TransientModelError
 
 # Errors that say "the worker went away", not "the call failed": the call is sent again elsewhere.
 LOST = (RayActorError, WorkerCrashedError, ObjectLostError)
+CANNOT_START = "error raised in its creation task"  # Ray's words for an actor whose __init__ raised
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,6 @@ class _Call:
     args: tuple[Any, ...]
     future: Future
     resubmitted: int = 0
-
-
-class PoolLost(RuntimeError):
-    """A call's actors died more often than the pool resends it."""
 
 
 class ActorPoolExecutor(Executor):
@@ -223,13 +223,18 @@ class ActorPoolExecutor(Executor):
                 self.lost_actors += 1
         if error is None:
             call.future.set_result(done.result())
+        elif isinstance(error, RayActorError) and CANNOT_START in str(error):
+            # The model cannot load (missing weights, a bad option): every new actor would fail the same way.
+            reason = str(error).strip().splitlines()[-1]
+            call.future.set_exception(FatalModelError(f"the {self.name} actors cannot start: {reason}"))
         elif isinstance(error, LOST) and call.resubmitted < self.resubmits and not self._closed:
             call.resubmitted += 1
             self.resent += 1
             # Not from Ray's callback thread: submitting from it can wait on itself.
             threading.Thread(target=self._send, args=(call,), daemon=True).start()
-        elif isinstance(error, LOST):
-            call.future.set_exception(PoolLost(f"{self.name}: the call's actor died {call.resubmitted + 1} times"))
+        elif isinstance(error, LOST):  # transient for the engine: retried with backoff, then left for a rerun
+            died = f"{self.name}: the actor running this call died {call.resubmitted + 1} times"
+            call.future.set_exception(TransientModelError(died))
         elif isinstance(error, RayTaskError) and isinstance(error.cause, Exception):
             call.future.set_exception(error.cause)  # the worker's own exception, as a local pool raises it
         else:
