@@ -252,6 +252,7 @@ def priced_run(
         workers=2,
         roles=gemini_roles(),
         judge_prefilter=prefilter,
+        smart_retries=prefilter,  # the naive pipeline (prefilter off) retries plainly, three times
     )
     server = priced_server()
     with server:
