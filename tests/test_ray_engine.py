@@ -185,12 +185,13 @@ def test_hosted_roles_stay_in_the_driver_under_one_rate_limit(
         assert server.paid_twice() == []
 
 
-def test_a_device_role_runs_in_batches_on_its_own_actor_pool(
+def test_a_device_role_runs_in_batches_on_its_own_actor_pool_and_survives_its_death_mid_batch(
     ray_cluster, reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The editor as a device role (the test device provider of tests/device_support.py: the offline
     editor's pixels behind a batch-only `edit_many`) gets its own pool; concurrent calls from many tasks
-    meet in the actor's batcher; the images are the offline editor's, so the release matches."""
+    meet in the actor's batcher. The first actor's process exits in the middle of its first batch: the
+    batch's calls go to a new actor, and the release is still the offline editor's, call for call."""
     import json
     import re
 
@@ -198,7 +199,8 @@ def test_a_device_role_runs_in_batches_on_its_own_actor_pool(
 
     photos, local = reference
     monkeypatch.setitem(registry.PROVIDERS, "testdevice", "device_support")
-    editor = {"provider": "testdevice", "options": {"batch_size": 4, "batch_wait_s": 0.1, "sleep_s": 0.05}}
+    options = {"batch_size": 4, "batch_wait_s": 0.1, "sleep_s": 0.05, "crash_once": True, "state_dir": str(tmp_path)}
+    editor = {"provider": "testdevice", "options": options}
     pool = {"num_gpus": 0, "num_cpus": 0.5, "max_actors": 1}  # a CPU stand-in for a GPU actor
     out = tmp_path / "device"
     config = build_config(
@@ -208,13 +210,16 @@ def test_a_device_role_runs_in_batches_on_its_own_actor_pool(
     summary = runner.run()
     assert not summary.stopped and summary.counts == _counts(local)
     assert set(runner.pools) == {"cpu", "editor"}
+    died = runner.pools["editor"]
+    assert (tmp_path / "crashed").exists() and died.lost_actors == 1 and died.resent >= 1 and died.started == 2
+    assert _calls(out) == _calls(local)  # nothing recorded twice, nothing missing
     db = sqlite3.connect(out / "ledger.sqlite")
     raws = [json.loads(row[0])["raw_reply"] for row in db.execute("SELECT json FROM attempts")]
     db.close()
     sizes = [int(re.search(r"batch=(\d+)", raw)[1]) for raw in raws]  # type: ignore[index]
     pids = {int(re.search(r"pid=(\d+)", raw)[1]) for raw in raws}  # type: ignore[index]
     assert max(sizes) > 1, sizes  # calls of different tasks were edited together
-    assert os.getpid() not in pids and len(pids) == 1  # all in the one editor actor, none in the driver
+    assert os.getpid() not in pids and len(pids) == 1  # all from the second editor actor, none in the driver
     ours = {str(p.relative_to(out)) for p in (out / "images").rglob("*.png")}
     assert ours == {str(p.relative_to(local)) for p in (local / "images").rglob("*.png")}
 
