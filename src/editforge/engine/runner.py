@@ -13,7 +13,6 @@ users: `editforge.pipeline` hands the finished ledger to the exporters (through 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 from collections import Counter
@@ -32,6 +31,7 @@ from editforge.engine import work
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
+from editforge.engine.plan_settings import check_same_run
 from editforge.engine.progress import RunProgress, category_table, device_line
 from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
@@ -51,16 +51,6 @@ from editforge.store.ledger import Ledger
 from editforge.store.lock import RunLock
 
 T = TypeVar("T")
-
-# Settings that decide *what* a run makes: a resume must use the same ones or it is another run.
-# `threshold` and `judge_prefilter` decide which attempts pass: changed mid-run, one dataset would mix two bars.
-PLAN_KEYS = (
-    "source", "images", "urls", "photos", "per_photo", "edit_types", "seed", "max_side", "max_attempts", "roles",
-    "type_weights", "sessions", "judge_passes", "threshold", "judge_prefilter",
-)  # fmt: skip
-# Role options that say where and how fast a local model runs, not what it makes: a run may resume on
-# other devices or with another batch size.
-PLACEMENT_OPTIONS = ("devices", "batch_size", "batch_wait_s")
 
 
 class RunAborted(RuntimeError):
@@ -216,27 +206,7 @@ class LocalRunner:
         )
 
     def _check_same_run(self, ledger: Ledger) -> None:
-        judged_at = ledger.verdict_thresholds() - {self.config.threshold}
-        if judged_at:
-            raise ConfigError(
-                f"{self.run_dir} holds verdicts judged at threshold {', '.join(map(str, sorted(judged_at)))}, not "
-                f"{self.config.threshold}; resume it with that threshold or choose another --out"
-            )
-        settings = json.dumps(self.config.model_dump(mode="json", include=set(PLAN_KEYS)), sort_keys=True)
-        previous = ledger.get_meta("plan_settings")
-        if previous is None:
-            ledger.set_meta("plan_settings", settings)
-        elif previous != settings:
-            before, now = _placement_free(json.loads(previous)), _placement_free(json.loads(settings))
-            # A key added to PLAN_KEYS since the ledger was made is adopted (its verdicts were checked above);
-            # so is a change of where models run only (other GPUs, another batch size): the same run.
-            changed = ", ".join(k for k in PLAN_KEYS if k in before and before[k] != now.get(k))
-            if changed:
-                raise ConfigError(
-                    f"{self.run_dir} holds a run with other settings ({changed}); resume it with the same "
-                    "settings or choose another --out"
-                )
-            ledger.set_meta("plan_settings", settings)
+        check_same_run(self.config, ledger)
 
     async def _run(
         self,
@@ -439,13 +409,6 @@ async def _bounded(
         finished, _ = await asyncio.wait(pending)
         for f in finished:
             f.result()
-
-
-def _placement_free(settings: dict[str, Any]) -> dict[str, Any]:
-    for spec in (settings.get("roles") or {}).values():
-        for key in PLACEMENT_OPTIONS if isinstance(spec, dict) else ():  # an optional role may be unset
-            (spec.get("options") or {}).pop(key, None)
-    return settings
 
 
 def _shutdown(pool: ProcessPoolExecutor, kill: bool) -> None:
