@@ -442,7 +442,7 @@ def report(f: dict[str, Any]) -> list[str]:
         out += [
             f"   ratio editforge / naive: {pr['ratio']:.2f} (killed at ~50% of the answers)",
             f"   without any kill: ${un['editforge']['cost_per_kept']:.4f} vs ${un['naive']['cost_per_kept']:.4f} "
-            f"a kept example = {pr['ratio_if_killed_at']['0.00']:.2f} (the prefilter alone)",
+            f"a kept example = {pr['ratio_if_killed_at']['0.00']:.2f} (prefilter and smart retries, no crash)",
             f"   ratio for a kill at other shares of the answers (from the uninterrupted runs): {sens}",
             f"   with a judge billing {THINK_TOKENS} thinking tokens a call (2.5 Pro does; the fake does not): "
             f"{pr['ratio_with_judge_thinking']:.2f}",
