@@ -328,6 +328,8 @@ def test_options_the_pipeline_does_not_take_are_refused(tiny_editors, tmp_path: 
         build_role("editor", "local", str(qwen), {"steps": 0})
     with pytest.raises(ProviderError, match="height/width"):  # its __call__ has no size arguments
         build_role("editor", "local", str(tiny_editors["instruct_pix2pix"]), {"height": 64, "width": 64})
+    with pytest.raises(ProviderError, match="need a lora"):
+        build_role("editor", "local", str(qwen), {"lora_scale": 0.5})
     with pytest.raises(ProviderError, match="together"):
         build_role("editor", "local", str(qwen), {"height": 64})
     longcat = tmp_path / "longcat"

@@ -89,6 +89,7 @@ class LocalEditor:
         self.supported_types: frozenset[str] = frozenset(taxonomy.keys())
         self._pipe: Any = None
         self._device = ""
+        self.load_seconds = 0.0
         # A diffusers pipeline keeps per-call state (its scheduler's timesteps): one call at a time.
         self._lock = threading.RLock()
 
@@ -114,6 +115,11 @@ class LocalEditor:
             raise ProviderError(f"local editor: {spec.class_name} takes no height/width (its output size is its own)")
         if ("height" in options) != ("width" in options):
             raise ProviderError("local editor: give height and width together")
+        if ("lora_weight_name" in options or "lora_scale" in options) and not options.get("lora"):
+            raise ProviderError("local editor: lora_weight_name and lora_scale need a lora")
+        scale = options.get("lora_scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise ProviderError(f"local editor: lora_scale must be a number, got {scale!r}")
         for option in ("steps", "max_area", "height", "width", "condition_area"):
             value = options.get(option)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
