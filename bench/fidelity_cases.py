@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import foreign_layout as fl
 import foreign_looks as fe
 import numpy as np
@@ -31,6 +32,15 @@ class Case:
 
 def with_hello(img: np.ndarray) -> np.ndarray:
     return fl.draw_words(img, "HELLO", WHITE, "top")
+
+
+def erase_top_words(img: np.ndarray, s: float) -> np.ndarray:
+    """The words at the top painted out (OpenCV inpainting over their white fill and dark outline)."""
+    h = img.shape[0]
+    ink = (img.min(axis=2) > 235) | (img.max(axis=2) < 30)
+    ink[h // 3 :] = False
+    mask = cv2.dilate(ink.astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    return cv2.inpaint(img, mask, 5, cv2.INPAINT_TELEA)
 
 
 def with_sign(img: np.ndarray) -> np.ndarray:
@@ -91,5 +101,6 @@ CASES: list[Case] = [
          ('Replace "OPEN" with "CLOSED".', fl.add_words("CLOSED", (25, 25, 25), "top")), with_sign),
     Case("text_font_color", "text_font_color", "Make the text at the top red.",
          "Change the colour of the HELLO lettering to red.", fl.add_words("HELLO", RED),
-         fl.add_words("HELLO", BLUE), fe.warm, None, with_hello),
+         fl.add_words("HELLO", BLUE), fe.warm, None, with_hello,
+         extra_wrong=[("words_removed", erase_top_words), ("words_rewritten", fl.add_words("HELIO", RED))]),
 ]  # fmt: skip

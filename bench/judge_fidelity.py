@@ -55,7 +55,7 @@ def samples(case: Case, name: str, index: int) -> list[tuple[str, str, np.ndarra
     base = photo(name)
     src = case.prepare(base) if case.prepare else base
     right = case.right(src, 1.0)
-    other = photo(PHOTOS[(index + 1) % len(PHOTOS)] if len(PHOTOS) > 1 else "rocket")
+    other = photo(next(p for p in [*PHOTOS, "rocket"] if p != name))
     rows = [
         ("right", case.instruction, src, right),
         ("paraphrase", case.paraphrase, src, right),

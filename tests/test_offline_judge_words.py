@@ -60,3 +60,17 @@ def test_similarity_reads_across_lines_and_ignores_case_and_spacing() -> None:
     reads = [ocr.Read("good", 0.9, (0.1, 0.1, 0.4, 0.2)), ocr.Read("Morning!", 0.9, (0.45, 0.1, 0.8, 0.2))]
     assert ocr.similarity("GOOD MORNING", reads)[0] == 1.0
     assert ocr.similarity("GOOD EVENING", reads)[0] < ocr.READ_AS
+
+
+def test_a_recolour_that_erased_the_words_fails() -> None:
+    from foreign_edits import recolour, text_at
+
+    src = text_at("top")(photo("coffee"), 1.0)  # white outlined HELLO at the top
+    ink = (src.min(axis=2) > 235) | (src.max(axis=2) < 30)
+    ink[src.shape[0] // 3 :] = False
+    erased = cv2.inpaint(src, cv2.dilate(ink.astype(np.uint8) * 255, np.ones((5, 5), np.uint8)), 5, cv2.INPAINT_TELEA)
+    ask = "Make the text at the top red."
+    right, why = score(src, recolour((220, 30, 35))(src, 1.0), ask, "text_font_color")
+    assert right >= DEFAULT_THRESHOLD, why
+    gone, why = score(src, erased, ask, "text_font_color")
+    assert gone < DEFAULT_THRESHOLD, why

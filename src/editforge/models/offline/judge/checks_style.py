@@ -48,6 +48,7 @@ FULL_FLATTEN = 0.12  # rise of the share of pixels in the 8 fullest of 64 grey b
 FULL_INK = 0.04  # rise in the share of near-black pixels (comic outlines)
 MAX_SKETCH_CHROMA = 8.0  # mean max−min channel (levels) of a grey drawing
 FULL_SKETCH_TEXTURE = 0.3  # rise of the fine-detail energy ratio (lines added)
+FULL_PAPER_LIFT = 40.0  # ... or, for a light hand, the median grey's rise to paper
 # --- person_lineart / person_sticker
 PAPER_LIGHT = (150.0, 200.0)  # median grey of the person region: photo-dark / paper-light
 FULL_LINE_SHARE, MAX_LINE_SHARE = 0.03, 0.5  # dark line pixels in it: lines on paper, not a dark picture
@@ -179,6 +180,14 @@ def check_style_transfer(v: Views, params: Params | None) -> Outcome:
     return with_preservation(v, out, KEEP_LAYOUT, LOSE_LAYOUT, layout=True)
 
 
+def _on_paper(v: Views) -> float:
+    """A light-handed sketch: paper-light overall, its dark strokes along the source's edges (it may hold
+    less fine detail than a textured photo, so a rise of detail is not required)."""
+    lighter = float(np.median(v.out_g) - np.median(v.src_g))
+    follow = m.correlation(cv2.GaussianBlur(255 - v.out_g, (0, 0), 2), m.edge_map(v.src_g, 2))
+    return min(strength_of(lighter, FULL_PAPER_LIFT), strength_of(follow, FULL_LINES_FOLLOW))
+
+
 def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
     style = (params or {}).get("style")
     if style not in (None, "cartoon", "comic", "pencil_sketch"):
@@ -194,7 +203,7 @@ def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
     cues = {
         "cartoon": min(redrawn, strength_of(flatten, FULL_FLATTEN)) * coloured,
         "comic": min(redrawn, strength_of(ink, FULL_INK)) * coloured,
-        "pencil_sketch": min(redrawn, strength_of(lines, FULL_SKETCH_TEXTURE)) * (1 - coloured),
+        "pencil_sketch": min(redrawn, max(strength_of(lines, FULL_SKETCH_TEXTURE), _on_paper(v))) * (1 - coloured),
     }
     name = style or max(cues, key=lambda k: cues[k])  # unparsed: any of the three will do
     evidence = (

@@ -16,6 +16,7 @@ from editforge.models.offline.judge import metrics as m
 from editforge.models.offline.judge import ocr
 from editforge.models.offline.judge.checks import Outcome, Params, Spec, Views, fraction_between
 from editforge.models.offline.judge.checks_lettering import check_add_text
+from editforge.models.offline.judge.checks_text import check_text_font_color
 
 MISREAD_CAP = 0.1  # compliance when other words than the asked ones were written
 OLD_LEFT_CAP = 0.1  # replace_text: the new words are there but the old ones too
@@ -56,6 +57,23 @@ def check_add_text_words(v: Views, params: Params | None) -> Outcome:
         out.evidence += f'; the asked words "{asked}" {why}'
     else:
         out.evidence += f'; read "{asked}" (similarity {score:.2f})'
+    return out
+
+
+def check_text_font_color_words(v: Views, params: Params | None) -> Outcome:
+    """A recolour keeps the words: lettering read in the source must still be read in the output."""
+    out = check_text_font_color(v, params)
+    if out.compliance <= 0 or not ocr.available():
+        return out
+    src_reads = _reads(v.src_full)
+    asked = (params or {}).get("text") or " ".join(r.text for r in src_reads)
+    if not src_reads or ocr.similarity(asked, src_reads)[0] < ocr.READ_AS:
+        return out  # no words read in the source: nothing to hold the output to
+    kept, _ = ocr.similarity(asked, _reads(v.out_full))
+    out.measures["words_kept"] = kept
+    if kept < ocr.READ_AS:
+        out.compliance = min(out.compliance, MISREAD_CAP)
+        out.evidence += f'; the words "{asked}" are no longer read (similarity {kept:.2f})'
     return out
 
 
@@ -108,5 +126,6 @@ def check_replace_text(v: Views, params: Params | None) -> Outcome:
 SPECS: dict[str, Spec] = {
     "add_text": Spec(check_add_text_words, flat_ok=True, diff_seams=False),
     "replace_text": Spec(check_replace_text, flat_ok=True, diff_seams=False, local=True),
+    "text_font_color": Spec(check_text_font_color_words, flat_ok=True, diff_seams=False, local=True),
 }
-NEEDS_WORDS = frozenset(SPECS)
+NEEDS_WORDS = frozenset(("add_text", "replace_text"))  # text_font_color is judged without OCR too

@@ -34,7 +34,6 @@ from editforge.models.offline.judge.checks import SPECS as LOOK_SPECS
 from editforge.models.offline.judge.checks_spatial import SEAM_BAD, SEAM_OK
 from editforge.models.offline.judge.checks_spatial import SPECS as SPATIAL_SPECS
 from editforge.models.offline.judge.checks_style import SPECS as STYLE_SPECS
-from editforge.models.offline.judge.checks_text import check_text_font_color
 from editforge.models.offline.judge.checks_words import NEEDS_WORDS
 from editforge.models.offline.judge.checks_words import SPECS as WORD_SPECS
 from editforge.models.offline.judge.instruction import read_request
@@ -54,7 +53,6 @@ SPECS: dict[str, Spec] = {
     **LOOK_SPECS,
     **STYLE_SPECS,
     **SPATIAL_SPECS,
-    "text_font_color": Spec(check_text_font_color, flat_ok=True, diff_seams=False, local=True),
     **WORD_SPECS,
 }
 
