@@ -66,7 +66,8 @@ def test_refusals_and_unparsed_replies_on_gemini_are_in_the_ledger_and_status(
     gemini.script("safety", "image_safety", "text_only", "truncated_image", role="editor")
     gemini.script("bad_json", "bad_json", role="judge")  # asked twice, never parsed: a judge failure
     out = tmp_path / "run"
-    runner = _run(out, photo_dir, "gemini")
+    # One judge call at a time: both of a call's asks (it asks twice) meet the two scripted bad replies.
+    runner = _run(out, photo_dir, "gemini", limits={"gemini-2.5-pro": {"concurrency": 1}})
     assert gemini.errors == [] and runner.summary.counts.get("planned", 0) == 0
     invoice = _invoice(gemini.bill(), PriceTable())
     assert invoice > 0 and runner.summary.spent_usd == pytest.approx(invoice, rel=1e-6)
@@ -89,7 +90,7 @@ def test_refusals_and_unparsed_replies_on_an_openai_server_are_in_the_ledger(
         server.script("no_image_data", "truncated_b64", route="editor")
         server.script("malformed_json", "malformed_json", route="judge")
         out = tmp_path / "run"
-        runner = _run(out, photo_dir, "openai", edit_types=DOABLE)
+        runner = _run(out, photo_dir, "openai", edit_types=DOABLE, limits={"gpt-6.2-sol": {"concurrency": 1}})
         invoice = _invoice(server.bill(), PriceTable())
         assert server.errors == []
         spoilt = [e for e in server.log if e.route == "editor" and e.fault and e.status == 200]
@@ -166,3 +167,16 @@ def test_a_task_failing_twice_the_same_way_gets_no_third_attempt(
     assert SAME_FAILURE_NOTE in reason
     assert db.execute("SELECT COUNT(*) FROM attempts WHERE task_id = ?", (task_id,)).fetchone()[0] == 2
     assert gemini.count(role="editor", fault="unchanged") == 2  # the third edit was never bought
+
+
+def test_a_billed_first_ask_is_counted_when_the_second_ask_fails_transiently(
+    tmp_path: Path, photo_dir: Path, gemini: FakeGemini
+) -> None:
+    gemini.script("bad_json", "503", role="judge")  # ask 1 answered (billed) but unreadable; ask 2: a 503
+    out = tmp_path / "run"
+    runner = _run(out, photo_dir, "gemini", photos=1, judge_prefilter=False, edit_types=DOABLE)
+    invoice = _invoice(gemini.bill(), PriceTable())
+    assert gemini.count(role="judge", fault="503") == 1 and runner.summary.counts.get("planned", 0) == 0
+    assert runner.summary.spent_usd == pytest.approx(invoice, rel=1e-6)  # the retried judge call's first ask too
+    rows = _ledger(out).execute("SELECT role, status, cost_usd FROM calls WHERE error LIKE '%503%'").fetchall()
+    assert len(rows) == 1 and rows[0][:2] == ("judge", "failed") and rows[0][2] > 0

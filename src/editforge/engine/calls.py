@@ -154,6 +154,7 @@ class Dispatcher:
         self.transient_errors = 0
         self.possibly_billed = 0  # timed-out calls, counted at their typical cost
         self.on_possibly_billed: PossiblyBilled | None = None  # the ledger's record of them
+        self.on_billed_failure: PossiblyBilled | None = None  # ... and of billed parts of retried calls
         self.abandoned = 0  # threads still running a call their caller gave up on (should stay ~0)
         self.abandoned_calls = 0  # calls timed out in an executor that cannot stop them (a process pool)
 
@@ -214,6 +215,8 @@ class Dispatcher:
                         self.transient_errors += 1
                         if exc.timed_out and gate is not None:  # only a server bills a call it never answered
                             self._count_possibly_billed(role, task_id, time.monotonic() - sent, exc.reason)
+                        elif exc.usage.input_tokens or exc.usage.output_tokens or exc.usage.images:
+                            self._count_billed(role, task_id, exc.usage, time.monotonic() - sent, exc.reason)
                         if exc.rate_limited and gate is not None:
                             gate.throttle(exc.retry_after or self.retries.base_s)
                         else:
@@ -258,6 +261,13 @@ class Dispatcher:
         self.possibly_billed += 1
         if self.on_possibly_billed is not None:
             self.on_possibly_billed(role, self.refs[role], task_id, usage, waited_s, reason)
+
+    def _count_billed(self, role: Role, task_id: str | None, usage: Usage, waited_s: float, reason: str) -> None:
+        """Part of a call that was answered and billed before the call failed transiently (it is retried)."""
+        priced = self.price(role, usage)
+        self.charge(priced.cost_usd)
+        if self.on_billed_failure is not None:
+            self.on_billed_failure(role, self.refs[role], task_id, priced, waited_s, reason)
 
     def _reserve(self, estimate: float) -> None:
         if self.budget_usd is not None and self.spent_usd + self._reserved + estimate > self.budget_usd:

@@ -45,6 +45,7 @@ class TaskFlow:
         self.tiebreak = tiebreak
         self.smart_retries = smart_retries  # feedback to the next attempt, no third try of a repeated failure
         dispatcher.on_possibly_billed = self._record_possibly_billed
+        dispatcher.on_billed_failure = self._record_billed_failure
 
     async def run(self, task: Task, photo: Photo) -> Outcome:
         long = self.ledger.instruction(task.task_id, "long")
@@ -167,12 +168,17 @@ class TaskFlow:
             self.ledger.add_call(role, model, task.task_id, priced.usage, elapsed, error=error)
         return priced
 
-
     def _record_possibly_billed(
         self, role: Role, model: ModelRef, task_id: str | None, usage: Usage, waited_s: float, reason: str
     ) -> None:
         with self.ledger.transaction():
             self.ledger.add_call(role, model, task_id, usage, waited_s, error=reason, possibly_billed=True)
+
+    def _record_billed_failure(
+        self, role: Role, model: ModelRef, task_id: str | None, usage: Usage, waited_s: float, reason: str
+    ) -> None:
+        with self.ledger.transaction():
+            self.ledger.add_call(role, model, task_id, usage, waited_s, error=reason)
 
 
 SAME_FAILURE_NOTE = "stopped: two attempts in a row failed the same way, a third would too"

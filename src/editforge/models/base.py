@@ -46,7 +46,12 @@ class TransientModelError(Exception):
     """
 
     def __init__(
-        self, reason: str, retry_after: float | None = None, rate_limited: bool = False, timed_out: bool = False
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+        timed_out: bool = False,
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -54,9 +59,12 @@ class TransientModelError(Exception):
         self.rate_limited = rate_limited  # a 429: the model's quota, shared by every call to it
         # No reply in time: the server may have done (and billed) the work all the same.
         self.timed_out = timed_out
+        # What this call had already been billed before it failed (a judge whose first, unparseable
+        # reply was paid for, then whose second ask hit a 503): counted although the call is retried.
+        self.usage = usage or Usage()
 
     def __reduce__(self):
-        return (type(self), (self.reason, self.retry_after, self.rate_limited, self.timed_out))
+        return (type(self), (self.reason, self.retry_after, self.rate_limited, self.timed_out, self.usage))
 
 
 # The engine's deadline for the call running in this thread (seconds), set by the engine around each

@@ -28,6 +28,7 @@ from editforge.models.base import (
     ModelCallError,
     Role,
     TextReply,
+    TransientModelError,
     WriteRequest,
     request_timeout_s,
 )
@@ -248,7 +249,7 @@ class GeminiJudge(_GeminiRole):
         for ask in range(1, self.max_asks + 1):
             try:
                 reply = self._call(contents, config)
-            except ModelCallError as exc:  # a refusal on the second ask: the first was billed too
+            except (ModelCallError, TransientModelError) as exc:  # on the second ask: the first was billed too
                 exc.usage = _plus(spent, exc.usage)
                 raise
             spent = _plus(spent, reply.usage)

@@ -51,6 +51,7 @@ from editforge.models.base import (
     ModelCallError,
     Role,
     TextReply,
+    TransientModelError,
     WriteRequest,
     request_timeout_s,
 )
@@ -323,7 +324,7 @@ class OpenAIJudge(_ChatRole):
         for attempt in (0, 1):
             try:
                 text, used = self._chat(content, seed=2 * sample + attempt, response_format=response_format)
-            except ModelCallError as exc:  # refused on the second ask: the first was billed too
+            except (ModelCallError, TransientModelError) as exc:  # on the second ask: the first was billed
                 exc.usage = _plus(usage, exc.usage)
                 raise
             usage = _plus(usage, used)
