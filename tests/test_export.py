@@ -180,8 +180,13 @@ def test_one_writer_never_deletes_another_live_writers_files(run: Path) -> None:
     for folder in (live, dead):
         folder.mkdir()
         (folder / "part.parquet").write_bytes(b"x")
+    live_tmp, dead_tmp = run / f".sft.jsonl.{os.getppid()}-abcd1234.tmp", run / ".sft.jsonl.999999999-abcd1234.tmp"
+    for temp in (live_tmp, dead_tmp):
+        temp.write_text("half a file\n")
     _export(run, "hf")
+    _export(run, "picobanana")
     assert (live / "part.parquet").exists() and not dead.exists()
+    assert live_tmp.exists() and not dead_tmp.exists()
     assert (run / "hf" / "README.md").is_file()
 
 

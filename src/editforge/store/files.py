@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -79,8 +81,9 @@ def clear_stale(final: Path) -> None:
 
 
 def _writer_alive(name: str) -> bool:
+    """Whether the writer named in `name` (`…<sep><pid>-<token>`, sep "-" or ".") still runs."""
     try:
-        pid = int(name.rsplit("-", 2)[-2])
+        pid = int(re.split(r"[-.]", name.rsplit("-", 1)[0])[-1])
         os.kill(pid, 0)
     except (ValueError, IndexError, ProcessLookupError):
         return False
@@ -125,7 +128,11 @@ class FileSet:
         self.files: dict[str, tuple[IO, str]] = {}
 
     def open(self, name: str) -> IO:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)
+        # The temporary names its writer's pid: what a killed writer left is cleared, a live one's never.
+        for stale in self.folder.glob(f".{glob.escape(name)}.*-*.tmp"):
+            if not _writer_alive(stale.name.removesuffix(".tmp")):  # .<name>.<pid>-<token>.tmp
+                stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=self.folder)
         fh = os.fdopen(fd, "w", encoding="utf-8")
         self.files[name] = (fh, tmp)
         return fh
