@@ -245,9 +245,12 @@ class Dispatcher:
         try:
             return await asyncio.wait_for(future, self.local_timeout_s)
         except asyncio.TimeoutError:
-            # A process-pool worker cannot be stopped alone: the call is given up and retried, and the
-            # runner kills the pool's processes at the end instead of waiting on the hung one.
+            # A process-pool worker cannot be stopped alone: a pool that can replace its workers does
+            # (the held calls are retried); the runner kills any left at the end instead of waiting.
             self.abandoned_calls += 1
+            replace = getattr(executor, "replace_hung", None)
+            if replace is not None:
+                replace()
             raise TransientModelError(f"no reply within {self.local_timeout_s:.0f} s") from None
 
     def charge(self, cost_usd: float) -> None:

@@ -29,6 +29,7 @@ from rich.console import Console
 from editforge.config import ConfigError, RunConfig
 from editforge.engine import work
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.engine.cpu_pool import RestartingProcessPool
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
 from editforge.engine.plan_settings import check_same_run
@@ -36,7 +37,7 @@ from editforge.engine.progress import RunProgress, category_table, device_line
 from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.targets import Goals
-from editforge.models.base import FatalModelError
+from editforge.models.base import FatalModelError, TransientModelError
 from editforge.models.prices import PriceTable
 from editforge.records import Photo, Session, SourceFailure, Task
 from editforge.sources import SourceItem
@@ -172,10 +173,13 @@ class LocalRunner:
         Here: one bounded process pool for all CPU work, and long-lived spawned workers for each role
         whose model runs on a device (engine.devices), one per device, that batch its calls. I/O-bound
         roles are in neither; the dispatcher runs them in its own threads under their rate limits."""
-        pool = ProcessPoolExecutor(
-            max_workers=self.config.workers,
-            initializer=work.init_worker,
-            initargs=(self.run_dir, self.config.roles, self.config.images_uri),
+        pool = RestartingProcessPool(
+            lambda: ProcessPoolExecutor(
+                max_workers=self.config.workers,
+                initializer=work.init_worker,
+                initargs=(self.run_dir, self.config.roles, self.config.images_uri),
+            ),
+            self.console.log,
         )
         try:
             with device_pools(
@@ -185,7 +189,10 @@ class LocalRunner:
                 self.device_pools = devices
                 yield {"ingest": pool, "prefilter": pool, **dict.fromkeys(models, pool), **devices}
         finally:
-            _shutdown(pool, kill=self._abandoned_calls > 0)
+            if self._abandoned_calls:  # a call timed out in the pool: kill rather than wait on a hung worker
+                pool.kill()
+            else:
+                pool.shutdown(wait=True)
 
     def _dispatcher(self, executors: dict[str, Executor], models: dict[str, Any], spent: float) -> Dispatcher:
         execution = {role: getattr(m, "execution", "cpu") for role, m in models.items()}
@@ -351,6 +358,17 @@ class LocalRunner:
             for line in dispatcher.stuck(self.config.stuck_after_s):
                 self.console.log(f"[yellow]still waiting:[/] {line}")
 
+    async def _ingest_one(self, loop: asyncio.AbstractEventLoop, pool: Executor, item: SourceItem) -> Any:
+        # A worker that died (maybe on another photo) failed every call it held: try once more in the
+        # replaced pool; a photo that kills it again is recorded, retried on the next run.
+        for tries_left in (1, 0):
+            try:
+                return await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
+            except TransientModelError as exc:
+                if not tries_left:
+                    return SourceFailure(uri=item.uri, reason=f"{item.uri}: {exc.reason}", retryable=True)
+        raise AssertionError("unreachable")
+
     async def _ingest(self, ledger: Ledger, pool: Executor, progress: RunProgress) -> list[str]:
         """Ingest the new photos; returns the ids of the run's photos, in source order."""
         loop = asyncio.get_running_loop()
@@ -369,7 +387,7 @@ class LocalRunner:
                 except DownloadError as exc:
                     result = SourceFailure(uri=item.uri, reason=str(exc), retryable=exc.retryable)
             if result is None:
-                result = await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
+                result = await self._ingest_one(loop, pool, item)
             if isinstance(result, SourceFailure):
                 ledger.add_source_failure(result)
                 again = " (will be retried on the next run)" if result.retryable else ""
@@ -409,17 +427,6 @@ async def _bounded(
         finished, _ = await asyncio.wait(pending)
         for f in finished:
             f.result()
-
-
-def _shutdown(pool: ProcessPoolExecutor, kill: bool) -> None:
-    """Stop the CPU pool; after a call timed out in it, kill its processes rather than wait for a hung one."""
-    if not kill:
-        pool.shutdown(wait=True)
-        return
-    processes = list((pool._processes or {}).values())  # the stdlib offers no way to stop one hung worker
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.kill()
 
 
 def status_counts(ledger: Ledger) -> tuple[dict[str, int], dict[str, Counter[str]]]:
