@@ -295,7 +295,7 @@ def throughput_figures(server: FakeGemini, run: Invocation, t0: float, tasks: in
         in_flight[m] = busy / span
     steady = done / span
     # An injected 429 carries Retry-After 1 s: the engine then holds back every new call to that model
-    # (engine.calls._ModelGate.throttle) — the share of the window each model spent so cooled down.
+    # (engine.calls._ModelLimiter.throttle) — the share of the window each model spent so cooled down.
     cooled = {}
     for m in MODELS:
         spans = sorted((c.answered, c.answered + server.retry_after) for c in calls if c.model == m and c.status == 429)

@@ -68,7 +68,7 @@ class InFlight:
     started: float
 
 
-class _ModelGate:
+class _ModelLimiter:
     """One model's limits: requests/min, tokens/min, calls in flight."""
 
     def __init__(self, limits: ModelLimits) -> None:
@@ -141,12 +141,12 @@ class Dispatcher:
         self.budget_usd = budget_usd
         self.spent_usd = spent_usd
         self._reserved = 0.0
-        self._gates = {
-            ref.model: _ModelGate(limits.get(ref.model, ModelLimits()))
+        self._limiters = {
+            ref.model: _ModelLimiter(limits.get(ref.model, ModelLimits()))
             for role, ref in refs.items()
             if execution.get(role) == "io"
         }
-        threads = sum(g.concurrency for g in self._gates.values()) or 1
+        threads = sum(limiter.concurrency for limiter in self._limiters.values()) or 1
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="editforge-io")
         self.in_flight: dict[int, InFlight] = {}
         self._ids = itertools.count()
@@ -169,25 +169,25 @@ class Dispatcher:
         """Run `fn(*args)` (a picklable function from engine.work) where `role`'s model runs best.
 
         Every execution kind gets a timeout and retries of transient failures; only I/O-bound models
-        also pass their rate gate and the budget check (local work is not billed)."""
+        also pass their rate limits and the budget check (local work is not billed)."""
         loop = asyncio.get_running_loop()
         if self.execution.get(role, "cpu") != "io":
             executor = self.executors[role]
             return await self._retrying(
                 role, task_id, lambda: self._tracked(role, label, self._in_executor(loop, executor, fn, *args))
             )
-        gate = self._gates[self.refs[role].model]
+        limiter = self._limiters[self.refs[role].model]
         estimate = self.prices.cost(self.refs[role].model, TYPICAL_USAGE[role])
         self._reserve(estimate)
         try:
             return await self._retrying(
-                role, task_id, lambda: self._tracked(role, label, self._timed(loop, fn, *args)), gate
+                role, task_id, lambda: self._tracked(role, label, self._timed(loop, fn, *args)), limiter
             )
         finally:
             self._reserved -= estimate
 
     async def _retrying(
-        self, role: Role, task_id: str | None, attempt_call: Callable[[], Any], gate: _ModelGate | None = None
+        self, role: Role, task_id: str | None, attempt_call: Callable[[], Any], limiter: _ModelLimiter | None = None
     ) -> Any:
         started, failures = time.monotonic(), [0]
 
@@ -205,26 +205,26 @@ class Dispatcher:
                 reraise=True,
             ):
                 with attempt:
-                    if gate is not None:
-                        await gate.enter(TYPICAL_USAGE[role].input_tokens)
+                    if limiter is not None:
+                        await limiter.enter(TYPICAL_USAGE[role].input_tokens)
                     sent = time.monotonic()
                     try:
                         self.tries += 1
                         return await attempt_call()
                     except TransientModelError as exc:
                         self.transient_errors += 1
-                        if exc.timed_out and gate is not None:  # only a server bills a call it never answered
+                        if exc.timed_out and limiter is not None:  # only a server bills a call it never answered
                             self._count_possibly_billed(role, task_id, time.monotonic() - sent, exc.reason)
                         elif exc.usage.input_tokens or exc.usage.output_tokens or exc.usage.images:
                             self._count_billed(role, task_id, exc.usage, time.monotonic() - sent, exc.reason)
-                        if exc.rate_limited and gate is not None:
-                            gate.throttle(exc.retry_after or self.retries.base_s)
+                        if exc.rate_limited and limiter is not None:
+                            limiter.throttle(exc.retry_after or self.retries.base_s)
                         else:
                             failures[0] += 1
                         raise
                     finally:
-                        if gate is not None:
-                            gate.leave()
+                        if limiter is not None:
+                            limiter.leave()
         except TransientModelError as exc:
             raise CallDeferred(
                 f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries or "
