@@ -48,7 +48,7 @@ FULL_FLATTEN = 0.12  # rise of the share of pixels in the 8 fullest of 64 grey b
 FULL_INK = 0.04  # rise in the share of near-black pixels (comic outlines)
 MAX_SKETCH_CHROMA = 8.0  # mean max−min channel (levels) of a grey drawing
 FULL_SKETCH_TEXTURE = 0.3  # rise of the fine-detail energy ratio (lines added)
-FULL_PAPER_LIFT = 40.0  # ... or, for a light hand, the median grey's rise to paper
+FULL_PAPER_LIFT, PAPER_CHROMA = 40.0, 3.0  # ... or, for a light hand, grey paper: median grey's rise, no colour
 # --- person_lineart / person_sticker
 PAPER_LIGHT = (150.0, 200.0)  # median grey of the person region: photo-dark / paper-light
 FULL_LINE_SHARE, MAX_LINE_SHARE = 0.03, 0.5  # dark line pixels in it: lines on paper, not a dark picture
@@ -200,10 +200,12 @@ def check_photo_to_cartoon(v: Views, params: Params | None) -> Outcome:
         fraction_between(chroma, MAX_SKETCH_CHROMA, 2 * MAX_SKETCH_CHROMA),
         strength_of(restyle, FULL_RESTYLE),
     )
+    # The light-hand reading asks for a drawing with no colour at all: a pale, desaturated photo is not one.
+    paper = _on_paper(v) * (1 - fraction_between(chroma, PAPER_CHROMA, 2 * PAPER_CHROMA))
     cues = {
         "cartoon": min(redrawn, strength_of(flatten, FULL_FLATTEN)) * coloured,
         "comic": min(redrawn, strength_of(ink, FULL_INK)) * coloured,
-        "pencil_sketch": min(redrawn, max(strength_of(lines, FULL_SKETCH_TEXTURE), _on_paper(v))) * (1 - coloured),
+        "pencil_sketch": min(redrawn, max(strength_of(lines, FULL_SKETCH_TEXTURE), paper)) * (1 - coloured),
     }
     name = style or max(cues, key=lambda k: cues[k])  # unparsed: any of the three will do
     evidence = (
