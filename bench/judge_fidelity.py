@@ -9,6 +9,7 @@ the wrong operation, a right edit then degraded, a destroyed output). Each is ju
     python bench/judge_fidelity.py              # 3 photos, about 6 min on 2 idle cores
     python bench/judge_fidelity.py --quick      # 1 photo
     python bench/judge_fidelity.py --json out.json
+    python bench/judge_fidelity.py --photos rocket   # photos the thresholds were not tuned on
 
 Reports balanced accuracy at the default threshold, by variant and by type; the share of right edits
 that pass; whether any no-op, degraded or destroyed edit passes at a threshold ≥ 0.5; and how the
@@ -93,8 +94,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="one photo instead of three")
     ap.add_argument("--json", type=Path, help="also write every judged row here")
+    ap.add_argument("--photos", nargs="+", help="scikit-image photos to use instead (held out)")
     args = ap.parse_args()
-    names = PHOTOS[:1] if args.quick else PHOTOS
+    names = args.photos or (PHOTOS[:1] if args.quick else PHOTOS)
     judge = build("judge", None, {})
     rows: list[dict] = []
     start = time.perf_counter()
