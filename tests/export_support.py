@@ -65,6 +65,9 @@ def add_session(ledger: Ledger, run_dir: Path, first: Task, turn_types: list[str
         if passed is None:
             break
         input_image, history = passed.output_image, [*history, long.text]
+    done = len(history)  # accepted turns, the first included
+    status = "complete" if done == len(turn_types) + 1 else ("ended" if done >= 2 else "failed")
+    ledger.set_session_status(session.session_id, status)
     return session
 
 

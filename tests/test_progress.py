@@ -1,13 +1,15 @@
-"""What a person watching a run sees of its local models: the `models` line and the device-seconds column."""
+"""What a person watching a run sees: each bar counts its own items (sessions included), the `models` line of
+its local models and the device-seconds column."""
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 
 from rich.console import Console
 
 from editforge import taxonomy
-from editforge.engine.progress import category_table, device_line
+from editforge.engine.progress import RunProgress, category_table, device_line
 
 
 def _pool(role: str, **stats: object) -> dict[str, object]:
@@ -42,3 +44,22 @@ def test_the_end_table_shows_device_seconds_per_kept_example() -> None:
     plain = Console(width=200, record=True)
     plain.print(category_table(counts, "t"))
     assert "device-s" not in plain.export_text()  # runs without local models keep the old table
+
+
+def _bar_line(progress: RunProgress, name: str) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200).print(progress._bar.get_renderable())
+    return next(line for line in out.getvalue().splitlines() if line.startswith(name))
+
+
+def test_the_sessions_bar_counts_sessions_that_made_examples() -> None:
+    progress = RunProgress(Console(file=io.StringIO()), quiet=True)
+    progress.start("tasks", total=2)
+    progress.start("sessions", total=3)
+    progress.advance("tasks", "color_tone", "passed")
+    progress.advance("tasks", "color_tone", "failed")
+    for status in ("complete", "ended", "failed"):
+        progress.advance("sessions", status=status)
+    assert "✓ 2 ✗ 1 ! 0" in _bar_line(progress, "sessions")
+    assert "✓ 1 ✗ 1 ! 0" in _bar_line(progress, "tasks")
+    assert sum(sum(c.values()) for c in progress.tally.by_category.values()) == 2  # sessions are not tasks

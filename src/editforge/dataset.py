@@ -80,10 +80,23 @@ def session_turns(ledger: Ledger, session: Session) -> list[TurnView]:
     return turns
 
 
+# A session is over when its plan ran out ("complete") or a failed turn ended it ("ended", under
+# on_failed_turn=end, or after skipping under on_failed_turn=skip). A session still "planned" was cut
+# short by an interrupt or a deferral: its turns so far are not the example it was planned to be.
+FINISHED_SESSIONS = ("complete", "ended")
+
+
+def session_is_example(ledger: Ledger, session: Session) -> bool:
+    """Whether the session is a multi-turn example: finished, with at least two accepted turns."""
+    return ledger.session_status(session.session_id) in FINISHED_SESSIONS and len(session_turns(ledger, session)) >= 2
+
+
 def session_views(ledger: Ledger) -> Iterator[SessionView]:
-    """Every session with at least two accepted turns (a multi-turn example), in plan order."""
+    """Every finished session with at least two accepted turns (a multi-turn example), in plan order."""
     published = photo_publisher(ledger)
     for session in ledger.sessions():
+        if ledger.session_status(session.session_id) not in FINISHED_SESSIONS:
+            continue
         turns = session_turns(ledger, session)
         if len(turns) >= 2:
             yield SessionView(session=session, photo=published(ledger.photo(session.photo_id)), turns=turns)

@@ -59,6 +59,7 @@ class RunProgress:
             disable=quiet,
         )
         self._ids: dict[str, int] = {}
+        self._marks: dict[str, Counter[str]] = {}
 
     def __enter__(self) -> RunProgress:
         self._bar.__enter__()
@@ -73,6 +74,7 @@ class RunProgress:
         self._bar.refresh()
 
     def start(self, name: str, total: int, done: int = 0) -> None:
+        self._marks[name] = Counter()
         self._ids[name] = self._bar.add_task(
             name, total=total, completed=done, passed=0, failed=0, errors=0, rate="", cost=""
         )
@@ -82,22 +84,30 @@ class RunProgress:
         self._bar.update(task_id, total=(self._bar.tasks[task_id].total or 0) + more)
 
     def advance(self, name: str, edit_type: str | None = None, status: str | None = None, cost: float = 0.0) -> None:
+        """One item of bar `name` is done. Tasks pass, fail or err; a session that became a multi-turn
+        example (complete or ended after ≥2 turns) is a ✓, one that did not a ✗."""
         task_id = self._ids[name]
-        counted = bool(edit_type and status)  # single tasks feed the ✓/✗ tally; sessions only count
-        if counted:
-            self.tally.add(edit_type, status)  # type: ignore[arg-type]
+        if edit_type and status:
+            self.tally.add(edit_type, status)
+        if status:
+            self._marks[name][_MARK.get(status, "errors")] += 1
         self._bar.advance(task_id)
         elapsed = self._bar.tasks[task_id].elapsed or 0.0
         done = self._bar.tasks[task_id].completed
         rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else ""
+        marks = self._marks[name]
         self._bar.update(
             task_id,
-            passed=self.tally.passed if counted else 0,
-            failed=self.tally.failed if counted else 0,
-            errors=self.tally.errors if counted else 0,
+            passed=marks["passed"],
+            failed=marks["failed"],
+            errors=marks["errors"],
             rate=rate,
             cost=f"${cost:.4f}" if cost else "",
         )
+
+
+# How a finished item shows on its bar: tasks by their status, sessions by whether they made an example.
+_MARK = {"passed": "passed", "failed": "failed", "error": "errors", "complete": "passed", "ended": "passed"}
 
 
 class _Bars(Progress):

@@ -1,4 +1,9 @@
-"""Mix targets: how many SFT, preference and multi-turn examples a run aims for, and how far it got."""
+"""Mix targets: how many SFT, preference and multi-turn examples a run aims for, and how far it got.
+
+What counts is what the exporters write: the same `curate` for single-turn examples and the same rule
+for sessions (finished, at least two accepted turns, `dataset.session_is_example`). Made examples are
+kept as sets of ids, so a task or session seen again after a resume is never counted twice.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from editforge.config import Targets
-from editforge.dataset import session_turns
-from editforge.records import Task
+from editforge.dataset import session_is_example
+from editforge.records import Session, Task
 from editforge.stages.curate import curate
 from editforge.store.ledger import Ledger
 
+KINDS = ("sft", "preference", "multi_turn")
 # A type is put off when, after MIN_TRIED finished tasks, it passes at under POOR_SHARE of the rate of
 # all other types together (which must have MIN_TRIED finished tasks too).
 MIN_TRIED = 4
@@ -21,7 +27,7 @@ POOR_SHARE = 0.5
 @dataclass
 class Goals:
     targets: Targets
-    made: dict[str, int] = field(default_factory=lambda: {"sft": 0, "preference": 0, "multi_turn": 0})
+    _made: dict[str, set[str]] = field(default_factory=lambda: {kind: set() for kind in KINDS})
     tried: Counter[str] = field(default_factory=Counter)  # finished single-turn tasks, per type
     passed: Counter[str] = field(default_factory=Counter)
     put_off: dict[str, str] = field(default_factory=dict)  # type → why, for the summary
@@ -40,13 +46,17 @@ class Goals:
             goals.record_session(ledger, session)
         return goals
 
+    @property
+    def made(self) -> dict[str, int]:
+        return {kind: len(ids) for kind, ids in self._made.items()}
+
     def record_task(self, ledger: Ledger, task_id: str) -> None:
         for example in curate(task_id, ledger.attempts(task_id), ledger.verdicts(task_id)):
-            self.made[example.kind] += 1
+            self._made[example.kind].add(task_id)
 
-    def record_session(self, ledger: Ledger, session) -> None:  # noqa: ANN001 - records.Session
-        if len(session_turns(ledger, session)) >= 2:
-            self.made["multi_turn"] += 1
+    def record_session(self, ledger: Ledger, session: Session) -> None:
+        if session_is_example(ledger, session):
+            self._made["multi_turn"].add(session.session_id)
 
     def record_outcome(self, edit_type: str, status: str) -> None:
         self.tried[edit_type] += 1
@@ -86,18 +96,26 @@ class Goals:
         wanted = {k: getattr(self.targets, k) for k in ("sft", "preference")}
         if all(v is None for v in wanted.values()):
             return False
-        return all(v is None or self.made[k] >= v for k, v in wanted.items())
+        made = self.made
+        return all(v is None or made[k] >= v for k, v in wanted.items())
 
     def sessions_wanted(self) -> int:
         return max(0, (self.targets.multi_turn or 0) - self.made["multi_turn"])
 
-    def report(self) -> list[str]:
-        """One line per target set: made / wanted, and whether it was met."""
+    def report(self, stopped: str | None = None, deferred: int = 0) -> list[str]:
+        """One line per target set: made / wanted, and whether it was met (and if not, why not)."""
+        if stopped:
+            why = "the run stopped early"
+        elif deferred:
+            why = f"{deferred} tasks or sessions deferred; run the same command again to retry them"
+        else:
+            why = "photos or starters ran out"
         lines = []
-        for kind in ("sft", "preference", "multi_turn"):
+        made = self.made
+        for kind in KINDS:
             wanted = getattr(self.targets, kind)
             if wanted is not None:
-                mark = "met" if self.made[kind] >= wanted else "NOT met: photos or starters ran out"
-                lines.append(f"{kind}: {self.made[kind]}/{wanted} ({mark})")
+                mark = "met" if made[kind] >= wanted else f"NOT met: {why}"
+                lines.append(f"{kind}: {made[kind]}/{wanted} ({mark})")
         lines += [f"put off {edit_type}: {why}" for edit_type, why in sorted(self.put_off.items())]
         return lines
