@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -32,6 +33,7 @@ from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
 from editforge.engine.cpu_pool import RestartingProcessPool
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
+from editforge.engine.interrupt import Interrupts
 from editforge.engine.plan_settings import check_same_run
 from editforge.engine.progress import RunProgress, category_table, device_line
 from editforge.engine.run_photos import RunPhotos, add_planned
@@ -98,6 +100,8 @@ class LocalRunner:
         self.run_dir = config.out
         self._stop: str | None = None
         self._deferred = 0
+        self._live_executors: list[Executor] = []
+        self._main_task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self.goals = Goals(config.targets)
         self.device_pools: dict[str, DevicePool] = {}  # while running: the device roles' workers
         self._abandoned_calls = 0
@@ -121,7 +125,9 @@ class LocalRunner:
         # measured 1.16 busy cores for one worker). Set here, before the workers fork, because changing
         # it inside a forked worker can wait forever on the parent's thread pool.
         cv2.setNumThreads(max(1, (os.cpu_count() or 1) // self.config.workers))
-        with RunLock(self.run_dir), Ledger(self.run_dir / "ledger.sqlite") as ledger:
+        lock = RunLock(self.run_dir)
+        interrupts = Interrupts(self._interrupted, lambda: self._live_executors, cleanup=lock.remove)
+        with interrupts, lock, Ledger(self.run_dir / "ledger.sqlite") as ledger:
             self._check_same_run(ledger)
             try:
                 record_images_uri(self.run_dir, self.config.images_uri)
@@ -133,16 +139,22 @@ class LocalRunner:
             progress = RunProgress(self.console, self.quiet)
             try:
                 with self._executors(models) as executors, progress:
+                    self._live_executors = list({id(e): e for e in executors.values()}.values())
                     dispatcher = self._dispatcher(executors, models, ledger.spent_usd())
                     try:
                         summary.deferred = asyncio.run(self._run(ledger, executors, dispatcher, models, progress))
                     finally:
                         dispatcher.close()
                         self._abandoned_calls = dispatcher.abandoned_calls
-            except KeyboardInterrupt:
-                self._stop = "interrupted (Ctrl-C)"
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                # KeyboardInterrupt when SIGINT is not ours to handle (a run started off the main thread)
+                if self._stop is None and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                    raise
+                self._stop = self._stop or "interrupted (Ctrl-C)"
             except BrokenProcessPool as exc:
                 raise RunAborted(f"a worker process died ({exc}); finished work is kept, rerun to resume") from exc
+            finally:
+                self._live_executors = []
             summary.stopped = self._stop
             summary.counts = ledger.count_tasks()
             summary.tasks = sum(summary.counts.values())
@@ -150,7 +162,7 @@ class LocalRunner:
             summary.source_failures = ledger.count("source_failures")
             summary.spent_usd = ledger.spent_usd()
             summary.sessions = ledger.count_sessions()
-            summary.targets = self.goals.report()
+            summary.targets = self.goals.report(self._stop, summary.deferred)
             summary.exported = finish(ledger) if finish is not None else {}
             if not self.quiet and progress.tally.by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
@@ -165,6 +177,13 @@ class LocalRunner:
                     "ledger; run the same command again to resume."
                 )
             return summary
+
+    def _interrupted(self) -> None:
+        """The first Ctrl-C (called from the signal handler): stop handing out work, cancel what waits."""
+        self._stop = "interrupted (Ctrl-C)"
+        if self._main_task is not None:
+            loop, task = self._main_task
+            loop.call_soon_threadsafe(task.cancel)
 
     @contextmanager
     def _executors(self, models: dict[str, Any]) -> Iterator[dict[str, Executor]]:
@@ -223,6 +242,9 @@ class LocalRunner:
         models: dict[str, Any],
         progress: RunProgress,
     ) -> int:
+        self._main_task = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
+        if self._stop is not None:  # Ctrl-C while the run was starting up
+            raise asyncio.CancelledError
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         meter = asyncio.create_task(self._device_meter(progress)) if self.device_pools else None
         try:
@@ -259,6 +281,7 @@ class LocalRunner:
                 await self._sessions(ledger, SessionFlow(ledger, flow), photo_by_id, allowed, dispatcher, progress)
             return self._deferred
         finally:
+            self._main_task = None
             watchdog.cancel()
             if meter is not None:
                 meter.cancel()
@@ -398,7 +421,12 @@ class LocalRunner:
 
         urls = any(isinstance(item, UrlItem) for item in new)
         async with downloader:
-            await _bounded(one, new, limit=max(self.config.workers * 2, self.config.download_connections * urls))
+            await _bounded(
+                one,
+                new,
+                limit=max(self.config.workers * 2, self.config.download_connections * urls),
+                stop=lambda: self._stop is not None,
+            )
         seen: dict[str, None] = {}
         for item in items:  # source order, each distinct photo once (duplicates share a pixel hash)
             photo_id = ledger.photo_id_for_uri(item.uri)
