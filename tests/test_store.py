@@ -138,3 +138,34 @@ def test_a_ledger_from_before_device_seconds_gains_the_column_and_sums_it(tmp_pa
         ledger.add_call("editor", ref, "t1", Usage(images=1, device_seconds=0.5), 0.6, error="refused")
         assert ledger.device_seconds_by_type() == {"color_tone": pytest.approx(2.0)}
         assert ledger.count("calls") == 3
+
+
+@pytest.fixture
+def umask_027():
+    import os
+
+    previous = os.umask(0o027)
+    yield
+    os.umask(previous)
+
+
+def test_atomic_files_get_what_the_umask_gives(tmp_path: Path, umask_027: None) -> None:
+    with open_atomic(tmp_path / "rows.jsonl") as fh:
+        fh.write("{}\n")
+    assert (tmp_path / "rows.jsonl").stat().st_mode & 0o777 == 0o640
+
+
+def test_every_file_a_run_writes_is_as_shareable_as_the_umask_allows(
+    tmp_path: Path, photo_dir: Path, umask_027: None
+) -> None:
+    from editforge.config import build_config
+    from editforge.pipeline import run
+
+    out = tmp_path / "run"
+    config = {"images": photo_dir, "out": out, "per_photo": 1, "workers": 1, "exports": ["picobanana", "hf"]}
+    run(build_config(config, {}), quiet=True)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"sft.jsonl", "sft.meta.jsonl", "README.md"} <= names and any(p.suffix == ".png" for p in files)
+    modes = {str(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in files}
+    assert {k: v for k, v in modes.items() if v != "0o640"} == {}

@@ -1,5 +1,10 @@
 """Files a reader can see are always complete: write to a temporary name, then rename; a folder or a set
-of files is replaced as a whole."""
+of files is replaced as a whole.
+
+The temporary file is created owner-only (mkstemp), so it is given the permissions any new file gets
+(0666 less the umask) before it takes the real name: exports, images and reports are shared — on a
+cluster, over HTTP — and a 0600 file is one nobody else can read.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ def open_atomic(path: Path, mode: str = "w") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
@@ -133,6 +139,7 @@ class FileSet:
             if not _writer_alive(stale.name.removesuffix(".tmp")):  # .<name>.<pid>-<token>.tmp
                 stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=self.folder)
+        os.fchmod(fd, 0o666 & ~current_umask())  # as shareable as any new file, not mkstemp's 0600
         fh = os.fdopen(fd, "w", encoding="utf-8")
         self.files[name] = (fh, tmp)
         return fh
@@ -164,3 +171,17 @@ def _roll_forward(folder: Path, journal: Path) -> None:
             os.replace(folder / tmp, folder / name)
     _fsync_dir(folder)
     journal.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (os.umask sets as it reads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting, then put back at once
+    os.umask(mask)
+    return mask
