@@ -89,6 +89,37 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+# What a file name's suffix asks for: Pillow's format name and the options worth setting for a photo.
+ENCODINGS: dict[str, tuple[str, dict]] = {
+    ".png": ("PNG", {}),
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".tif": ("TIFF", {}),
+    ".tiff": ("TIFF", {}),
+    ".bmp": ("BMP", {}),
+}
+
+
+def image_format(path: Path) -> tuple[str, dict]:
+    """The format `path`'s suffix asks for; PhotoError for a suffix that names no image format."""
+    suffix = path.suffix.lower()
+    if suffix not in ENCODINGS:
+        raise PhotoError(f"{path}: cannot tell the image format from {suffix or 'no suffix'}; use one of "
+                         f"{', '.join(ENCODINGS)}")  # fmt: skip
+    return ENCODINGS[suffix]
+
+
+def encode_for(path: Path, image: np.ndarray) -> bytes:
+    """`image` encoded as `path`'s suffix says: a .jpg holds JPEG bytes, never PNG ones."""
+    name, options = image_format(path)
+    if name == "PNG":
+        return encode_png(image)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format=name, **options)
+    return buffer.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if arr is None:

@@ -21,7 +21,9 @@ from editforge.models.registry import build_role
 def edit(
     source: Path = typer.Option(..., "--source", "-s", help="Photo to edit."),
     instruction: str = typer.Option(..., "--instruction", "-t", help="What to do, in words."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the edited image (PNG)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Where to write the edited image; its suffix sets the format (.png, .jpg, .webp)."
+    ),
     seed: int = typer.Option(0, help="Seed for the editor's randomness."),
     provider: str = typer.Option("offline", help="Provider playing the editor."),
     model: str | None = typer.Option(None, help="Model id or local folder (default: the provider's own)."),
@@ -30,17 +32,18 @@ def edit(
 
     [bold]Example[/]:  editforge edit --source cat.jpg --instruction "make it warmer" --out warm.png
     """
-    from editforge.images import encode_png
+    from editforge.images import encode_for, image_format
     from editforge.store.files import write_atomic
 
     with _user_errors():
+        image_format(out)  # an unknown suffix is refused before any work
         editor = build_role("editor", provider, model)
         try:
             reply = editor.edit(read_photo(source), instruction, seed)
         except ModelCallError as exc:
             console.print(f"[red]the editor could not do it:[/] {exc.reason}")
             raise typer.Exit(1) from None
-        write_atomic(out, encode_png(reply.image))
+        write_atomic(out, encode_for(out, reply.image))
         console.print(f"wrote {out} ({reply.image.shape[1]}x{reply.image.shape[0]}) {reply.raw}")
 
 
