@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from editforge.config import ModelLimits, RetryPolicy
-from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher, ModelUnreachable
 from editforge.models.base import TransientModelError
 from editforge.models.prices import Price, PriceTable
 from editforge.records import ModelRef
@@ -55,7 +55,7 @@ def test_transient_errors_are_retried_no_sooner_than_retry_after() -> None:
 
 def test_retries_exhausted_defer_the_work() -> None:
     d, flaky = dispatcher(tries=3), Flaky(failures=10)
-    with pytest.raises(CallDeferred, match="gave up after 3 tries"):
+    with pytest.raises(CallDeferred, match="gave up after 3 failed tries"):
         asyncio.run(d.call("judge", "t", flaky, 1))
     assert flaky.calls == 3
 
@@ -229,3 +229,36 @@ def test_a_hung_cpu_call_times_out_as_transient_and_is_counted() -> None:
     with pytest.raises(CallDeferred, match="no reply within"):
         asyncio.run(d.call("editor", "t", time.sleep, 2))
     assert d.abandoned_calls == 1
+
+
+class Down:
+    """Answers as scripted: "ok", or a refused connection (nothing reached a server)."""
+
+    def __init__(self, script: list[str]) -> None:
+        self.script, self.calls = iter(script), 0
+
+    def __call__(self, value: int) -> int:
+        self.calls += 1
+        if next(self.script) == "down":
+            raise TransientModelError("gemini m: cannot connect to http://x (ConnectError)", unreachable=True)
+        return value
+
+
+def test_a_model_never_reached_stops_the_run_after_a_few_tries_not_a_quota_wait() -> None:
+    d, down = dispatcher(tries=6), Down(["down"] * 6)
+    with pytest.raises(ModelUnreachable, match="cannot connect to http://x"):
+        asyncio.run(d.call("judge", "t", down, 1))
+    assert down.calls == 3
+
+
+def test_a_model_that_answered_once_is_waited_for_through_a_network_blip() -> None:
+    d, down = dispatcher(tries=6), Down(["ok", "down", "down", "down", "down", "ok"])
+
+    async def two_calls() -> list[int]:
+        return [await d.call("judge", "a", down, 1), await d.call("judge", "b", down, 2)]
+
+    assert asyncio.run(two_calls()) == [1, 2]
+    d, down = dispatcher(tries=3), Down(["ok"] + ["down"] * 3)
+    asyncio.run(d.call("judge", "a", down, 1))
+    with pytest.raises(CallDeferred, match="gave up after 3 failed tries"):
+        asyncio.run(d.call("judge", "b", down, 1))

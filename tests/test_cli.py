@@ -195,3 +195,57 @@ def test_a_local_judge_by_folder_records_garbage_as_a_failure(tmp_path: Path, sm
     assert result.exit_code == 1 and "judge could not score it" in flat(result.output)  # random weights: no score
     missing = invoke(*args, "--model", "editforge-tests/not-downloaded")
     assert missing.exit_code == 2 and "hf download editforge-tests/not-downloaded" in flat(missing.output)
+
+
+def test_a_folder_with_no_usable_photo_is_an_error_and_leaves_no_run(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke("run", "--images", empty, "--out", tmp_path / "a", "--workers", 1, "-q")
+    assert result.exit_code != 0 and f"no usable photos in {empty} (it holds no files)" in flat(result.output)
+    assert not (tmp_path / "a").exists()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (junk / "notes.txt").write_text("hello")
+    result = invoke("run", "--images", junk, "--out", tmp_path / "b", "--workers", 1, "-q")
+    text = flat(result.output)
+    assert result.exit_code != 0 and f"no usable photos in {junk} (2 files skipped:" in text, text
+    assert "broken.jpg" in text and "notes.txt" in text and "0 photos" not in text
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_run_that_fails_validation_leaves_no_run_directory(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    result = invoke("run", "--images", photo_dir, "--out", out, "--edit-types", "remove_object", "--workers", 1)
+    assert result.exit_code == 2 and "no edit type is supported" in flat(result.output)
+    assert not out.exists()
+
+
+def test_skipped_photos_are_told_without_source_locations_and_the_lock_goes(tmp_path: Path, photo_dir: Path) -> None:
+    (photo_dir / "broken.png").write_bytes(b"\x89PNG but not really")
+    out = tmp_path / "run"
+    result = invoke("run", "--images", photo_dir, "--out", out, "--per-photo", 1, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.output.splitlines() if "skipped photo" in line]
+    assert skipped and not any(re.search(r"\w+\.py:\d+", line) for line in skipped), skipped
+    assert not (out / ".editforge.lock").exists()
+
+
+@pytest.mark.parametrize(("name", "format_"), [("warm.jpg", "JPEG"), ("warm.JPEG", "JPEG"), ("warm.webp", "WEBP")])
+def test_edit_writes_the_format_its_out_suffix_names(
+    tmp_path: Path, small_photos: dict[str, np.ndarray], name: str, format_: str
+) -> None:
+    source = tmp_path / "coffee.png"
+    Image.fromarray(small_photos["coffee"]).save(source)
+    result = invoke("edit", "--source", source, "--instruction", "make it warmer", "--out", tmp_path / name)
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / name) as written:
+        assert written.format == format_
+
+
+def test_edit_refuses_an_out_suffix_that_names_no_image_format(tmp_path: Path, coffee: np.ndarray) -> None:
+    source = tmp_path / "coffee.png"
+    Image.fromarray(coffee).save(source)
+    result = invoke("edit", "--source", source, "--instruction", "make it warmer", "--out", tmp_path / "warm.txt")
+    assert result.exit_code == 2 and "cannot tell the image format" in flat(result.output)
+    assert not (tmp_path / "warm.txt").exists()

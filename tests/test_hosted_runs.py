@@ -186,3 +186,69 @@ def test_an_edit_identical_to_an_earlier_attempt_is_not_judged_again(
     assert db.execute("SELECT MAX(idx) FROM attempts").fetchone()[0] == 2
     assert db.execute("SELECT COUNT(*) FROM calls WHERE role IN ('judge', 'prefilter')").fetchone()[0] == 8
     assert gemini.count(role="judge") == 0  # and the prefilter kept the unchanged photos from the paid judge
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cli_run(tmp_path: Path, photos: Path, provider: str, env: dict[str, str], **settings) -> tuple[int, str, float]:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "images": str(photos), "out": str(tmp_path / "run"), "per_photo": 2, "workers": 1,
+        "roles": {role: {"provider": provider} for role in ("writer", "rewriter", "editor", "judge")}, **settings,
+    }))  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "editforge", "run", str(config), "-q"],
+        env={**clean, **env, "COLUMNS": "300"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return done.returncode, done.stderr, time.monotonic() - started
+
+
+def test_no_connection_to_gemini_stops_at_once_naming_the_endpoint(tmp_path: Path, photo_dir: Path) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    code, err, took = _cli_run(
+        tmp_path, photo_dir, "gemini", {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": endpoint},
+        retries={"max_tries": 6, "base_s": 0.5, "max_wait_s": 2.0},
+    )  # fmt: skip
+    assert code not in (0, 130), err
+    stopped = [line for line in err.splitlines() if line.startswith("stopped:")]
+    assert len(stopped) == 1 and f"cannot connect to {endpoint}" in stopped[0], err
+    assert "rate limit" not in err and "deferred" not in err and "run the same command again" not in err, err
+    assert KEY not in err
+
+
+def test_an_unresolvable_openai_host_stops_at_once_naming_the_endpoint(tmp_path: Path, photo_dir: Path) -> None:
+    endpoint = "http://editforge-no-such-host.invalid/v1"  # .invalid never resolves (RFC 2606)
+    code, err, _ = _cli_run(
+        tmp_path, photo_dir, "openai", {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": endpoint},
+        retries={"max_tries": 6, "base_s": 0.5, "max_wait_s": 2.0},
+    )  # fmt: skip
+    assert code not in (0, 130), err
+    stopped = [line for line in err.splitlines() if line.startswith("stopped:")]
+    assert len(stopped) == 1 and f"cannot connect to {endpoint}" in stopped[0], err
+    assert "rate limit" not in err and "deferred" not in err and "run the same command again" not in err, err
+
+
+def test_a_rejected_key_says_so_and_not_to_resume(tmp_path: Path, photo_dir: Path, gemini: FakeGemini) -> None:
+    code, err, _ = _cli_run(
+        tmp_path, photo_dir, "gemini", {"GEMINI_API_KEY": "AIzaWRONG-key-000000000000",
+                                        "GOOGLE_GEMINI_BASE_URL": gemini.base_url},
+    )  # fmt: skip
+    assert code not in (0, 130), err
+    assert "API key not valid" in err and "GEMINI_API_KEY" in err, err
+    assert "run the same command again" not in err and "AIzaWRONG" not in err, err
+

@@ -31,10 +31,11 @@ out_console = Console()
 def _user_errors() -> Iterator[None]:
     """Errors a user can fix become one clear line and exit code 2, not a traceback."""
     from editforge.engine.runner import RunAborted
+    from editforge.engine.skipped import NoUsablePhotos
 
     try:
         yield
-    except (ConfigError, RunLockedError, ProviderError, PhotoError, KeyError, RunAborted) as exc:
+    except (ConfigError, RunLockedError, ProviderError, PhotoError, KeyError, RunAborted, NoUsablePhotos) as exc:
         message = exc.args[0] if exc.args else str(exc)
         console.print(f"[red]error:[/] {escape(str(message))}")
         raise typer.Exit(2) from None
@@ -73,7 +74,7 @@ def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
     )
     for line in summary.targets:
         console.print(f"target {line}")
-    if summary.deferred:
+    if summary.deferred and not summary.fatal:
         console.print(
             f"[yellow]{summary.deferred} tasks deferred[/] after repeated transient errors; "
             "run the same command again to retry them"

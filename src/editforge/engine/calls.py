@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
 from editforge.config import ModelLimits, RetryPolicy
-from editforge.models.base import REQUEST_DEADLINE_S, Execution, Role, TransientModelError
+from editforge.models.base import REQUEST_DEADLINE_S, Execution, FatalModelError, Role, TransientModelError
 from editforge.models.prices import PriceTable
 from editforge.records import ModelRef, Usage
 
@@ -58,6 +58,16 @@ class BudgetReached(Exception):
 
 class CallDeferred(Exception):
     """Transient failures outlasted every retry: the work stays planned for the next run."""
+
+
+class ModelUnreachable(FatalModelError):
+    """A model that has not answered once in this run cannot be connected to (DNS, refused): the
+    network or the endpoint is wrong, and waiting it out would only hide that."""
+
+
+# Tries of a model that has never answered before a connection failure is taken as the model being
+# unreachable (a few: one dropped packet on a working network must not stop a run).
+UNREACHABLE_TRIES = 3
 
 
 @dataclass
@@ -151,6 +161,7 @@ class Dispatcher:
         self.in_flight: dict[int, InFlight] = {}
         self._ids = itertools.count()
         self.tries = 0  # calls sent, retries included
+        self._answered: set[str] = set()  # models that have answered at least once in this run
         self.transient_errors = 0
         self.possibly_billed = 0  # timed-out calls, counted at their typical cost
         self.on_possibly_billed: PossiblyBilled | None = None  # the ledger's record of them
@@ -189,7 +200,8 @@ class Dispatcher:
     async def _retrying(
         self, role: Role, task_id: str | None, attempt_call: Callable[[], Any], limiter: _ModelLimiter | None = None
     ) -> Any:
-        started, failures = time.monotonic(), [0]
+        started, failures, unreachable = time.monotonic(), [0], [0]
+        model = self.refs[role].model
 
         def give_up(_: RetryCallState) -> bool:
             # A 429 is the quota speaking, not this call failing: those retry until patience runs out;
@@ -210,9 +222,19 @@ class Dispatcher:
                     sent = time.monotonic()
                     try:
                         self.tries += 1
-                        return await attempt_call()
+                        result = await attempt_call()
+                        self._answered.add(model)
+                        return result
                     except TransientModelError as exc:
                         self.transient_errors += 1
+                        if exc.unreachable and model not in self._answered:
+                            unreachable[0] += 1
+                            if unreachable[0] >= min(UNREACHABLE_TRIES, self.retries.max_tries):
+                                raise ModelUnreachable(
+                                    f"{exc.reason}; check the network and the {role}'s endpoint"
+                                ) from None
+                        elif not exc.unreachable:
+                            self._answered.add(model)  # a 429 or 5xx is an answer: the server is there
                         if exc.timed_out and limiter is not None:  # only a server bills a call it never answered
                             self._count_possibly_billed(role, task_id, time.monotonic() - sent, exc.reason)
                         elif exc.usage.input_tokens or exc.usage.output_tokens or exc.usage.images:
@@ -226,10 +248,11 @@ class Dispatcher:
                         if limiter is not None:
                             limiter.leave()
         except TransientModelError as exc:
-            raise CallDeferred(
-                f"{role} {self.refs[role].model}: gave up after {self.retries.max_tries} tries or "
-                f"{self.retries.rate_limit_patience_s:.0f} s of rate limiting ({exc.reason})"
-            ) from exc
+            if exc.rate_limited:
+                why = f"still rate limited after {time.monotonic() - started:.0f} s"
+            else:
+                why = f"gave up after {failures[0]} failed tries"
+            raise CallDeferred(f"{role} {model}: {why} ({exc.reason})") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _in_executor(

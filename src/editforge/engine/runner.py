@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sqlite3
 import sys
 from collections import Counter
@@ -26,10 +27,11 @@ from typing import Any, TypeVar
 
 import cv2
 from rich.console import Console
+from rich.markup import escape
 
 from editforge.config import ConfigError, RunConfig
 from editforge.engine import work
-from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher
+from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher, ModelUnreachable
 from editforge.engine.cpu_pool import RestartingProcessPool
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
@@ -38,6 +40,7 @@ from editforge.engine.plan_settings import check_same_run
 from editforge.engine.progress import RunProgress, category_table, device_line
 from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
+from editforge.engine.skipped import NoUsablePhotos, no_usable_photos
 from editforge.engine.targets import Goals
 from editforge.models.base import FatalModelError, TransientModelError
 from editforge.models.prices import PriceTable
@@ -72,6 +75,7 @@ class RunSummary:
     deferred: int = 0  # tasks left planned after transient failures outlasted retries
     sessions: dict[str, int] = field(default_factory=dict)
     targets: list[str] = field(default_factory=list)  # how far each mix target got
+    fatal: bool = False  # `stopped` by an error to fix first (a rejected key, an unreachable endpoint)
 
 
 def list_sources(config: RunConfig) -> list[SourceItem]:
@@ -99,6 +103,7 @@ class LocalRunner:
         self.quiet = quiet
         self.run_dir = config.out
         self._stop: str | None = None
+        self._fatal = False  # stopped by an error a rerun alone cannot fix (a rejected key, no network)
         self._deferred = 0
         self._live_executors: list[Executor] = []
         self._main_task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
@@ -111,8 +116,13 @@ class LocalRunner:
         """Run to the end (or a clean stop). `finish`, if given, is called with the ledger while the run
         still holds its lock (the pipeline writes the exports there); what it returns is `exported`."""
         self.config.check_runnable()
+        fresh = not self.run_dir.exists()
         try:
             return self._run_in_dir(finish)
+        except (ConfigError, NoUsablePhotos):
+            if fresh:  # a run that could not start leaves nothing behind: the next try starts clean
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only or vanished directory
             raise RunAborted(
                 f"cannot write to {self.run_dir}: {exc}; every step finished before this is kept in the ledger"
@@ -171,7 +181,10 @@ class LocalRunner:
                 self.console.print(table)
             if not self.quiet and self._device_summary:
                 self.console.print(f"[bold]models[/] {self._device_summary}")
-            if summary.stopped:
+            summary.fatal = self._fatal
+            if summary.stopped and self._fatal:  # what to fix, not "run again": that would fail the same way
+                self.console.print(f"[red]stopped:[/] {escape(summary.stopped)}")
+            elif summary.stopped:
                 self.console.print(
                     f"[yellow]stopped: {summary.stopped}.[/] Every finished step is in the "
                     "ledger; run the same command again to resume."
@@ -248,7 +261,10 @@ class LocalRunner:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         meter = asyncio.create_task(self._device_meter(progress)) if self.device_pools else None
         try:
-            photos = RunPhotos(ledger, await self._ingest(ledger, executors["ingest"], progress))
+            photo_ids = await self._ingest(ledger, executors["ingest"], progress)
+            if not photo_ids and self._stop is None:
+                raise no_usable_photos(self.config, ledger.source_failures())
+            photos = RunPhotos(ledger, photo_ids)
             allowed = self._allowed_types(models)
             # Types a writer can only write within a session (recolour the text *you added*) are not single turns.
             single = allowed - frozenset(getattr(models["writer"], "session_only_types", ()))
@@ -338,11 +354,13 @@ class LocalRunner:
             return await work
         except CallDeferred as exc:
             self._deferred += 1
-            self.console.log(f"[yellow]deferred[/] {label}: {exc}")
+            self.console.print(f"[yellow]deferred[/] {label}: {escape(str(exc))}")
         except BudgetReached as exc:
             self._stop = str(exc)
+        except ModelUnreachable as exc:
+            self._stop, self._fatal = str(exc), True
         except FatalModelError as exc:
-            self._stop = f"model error no retry can fix: {exc}"
+            self._stop, self._fatal = f"model error no retry can fix: {exc}", True
         return None
 
     def _allowed_types(self, models: dict[str, Any]) -> frozenset[str]:
@@ -379,7 +397,7 @@ class LocalRunner:
         while True:
             await asyncio.sleep(interval)
             for line in dispatcher.stuck(self.config.stuck_after_s):
-                self.console.log(f"[yellow]still waiting:[/] {line}")
+                self.console.print(f"[yellow]still waiting:[/] {escape(line)}")
 
     async def _ingest_one(self, loop: asyncio.AbstractEventLoop, pool: Executor, item: SourceItem) -> Any:
         # A worker that died (maybe on another photo) failed every call it held: try once more in the
@@ -414,7 +432,7 @@ class LocalRunner:
             if isinstance(result, SourceFailure):
                 ledger.add_source_failure(result)
                 again = " (will be retried on the next run)" if result.retryable else ""
-                self.console.log(f"[yellow]skipped photo[/] {result.reason}{again}")
+                self.console.print(f"[yellow]skipped photo[/] {escape(result.reason)}{again}")
             else:
                 ledger.add_photo(result)
             progress.advance("photos")

@@ -52,6 +52,7 @@ class TransientModelError(Exception):
         rate_limited: bool = False,
         timed_out: bool = False,
         usage: Usage | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -62,9 +63,14 @@ class TransientModelError(Exception):
         # What this call had already been billed before it failed (a judge whose first, unparseable
         # reply was paid for, then whose second ask hit a 503): counted although the call is retried.
         self.usage = usage or Usage()
+        # No connection could be made (the name does not resolve, the port refuses): nothing reached
+        # the server. Not a quota: if the model never answered in this run, the network or the
+        # endpoint is wrong, and retrying for minutes only hides that.
+        self.unreachable = unreachable
 
     def __reduce__(self):
-        return (type(self), (self.reason, self.retry_after, self.rate_limited, self.timed_out, self.usage))
+        fields = (self.reason, self.retry_after, self.rate_limited, self.timed_out, self.usage, self.unreachable)
+        return (type(self), fields)
 
 
 # The engine's deadline for the call running in this thread (seconds), set by the engine around each
@@ -77,6 +83,21 @@ def request_timeout_s(own_timeout_s: float) -> float:
     """The timeout for this request: the provider's own, or the engine's deadline when that is sooner."""
     deadline = REQUEST_DEADLINE_S.get()
     return own_timeout_s if deadline is None else min(own_timeout_s, deadline)
+
+
+def is_connect_failure(exc: BaseException | None) -> bool:
+    """A connection that could not be made at all: DNS failure, refused, unroutable, connect timeout.
+
+    httpx (and httpx2) raise ConnectError / ConnectTimeout for these, before a byte is sent; a
+    connection dropped mid-reply is a ReadError or RemoteProtocolError instead and may have been billed.
+    """
+    while exc is not None:
+        if type(exc).__name__ in ("ConnectError", "ConnectTimeout") or isinstance(exc, ConnectionRefusedError):
+            return True
+        if isinstance(exc, OSError) and type(exc).__name__ == "gaierror":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class FatalModelError(Exception):

@@ -32,7 +32,7 @@ from editforge.models.base import (
     WriteRequest,
     request_timeout_s,
 )
-from editforge.models.gemini_wire import KEY_VARIABLES, Reply, classify, failure, read_reply
+from editforge.models.gemini_wire import DEFAULT_ENDPOINT, KEY_VARIABLES, Reply, classify, failure, read_reply
 from editforge.records import ModelRef, Usage
 from editforge.taxonomy import EditType
 
@@ -163,7 +163,7 @@ class _GeminiRole:
         try:
             response = self.client().models.generate_content(model=self.model, contents=contents, config=config)
         except Exception as exc:
-            mapped = classify(exc, self.model, secret, timeout_s)
+            mapped = classify(exc, self.model, secret, timeout_s, self.base_url or DEFAULT_ENDPOINT)
             if mapped is exc:
                 raise
             raise mapped from None  # the SDK's exception may quote request headers: not chained

@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 from google.genai import errors
 
-from editforge.models.base import FatalModelError, ModelCallError, TransientModelError
+from editforge.models.base import FatalModelError, ModelCallError, TransientModelError, is_connect_failure
 from editforge.records import Usage
 
 # finishReason / blockReason values that mean the model refused, as opposed to stopping or running
@@ -47,6 +47,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 TRANSPORT_ERRORS = _transport_errors()
+DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -91,7 +92,9 @@ def _api_reason(error: errors.APIError) -> str:
     return f"{error.code} {error.status or ''}: {error.message or ''}".replace(" :", ":").strip()
 
 
-def classify(exc: BaseException, model: str, secret: str | None, timeout_s: float) -> Exception:
+def classify(
+    exc: BaseException, model: str, secret: str | None, timeout_s: float, endpoint: str = DEFAULT_ENDPOINT
+) -> Exception:
     """The engine's view of a failed call: Transient (retry later), Fatal (stop the run) or
     ModelCallError (this item failed). Returns the exception to raise (from `exc`)."""
     if isinstance(exc, errors.APIError):
@@ -110,6 +113,11 @@ def classify(exc: BaseException, model: str, secret: str | None, timeout_s: floa
         if exc.status == "FAILED_PRECONDITION":  # billing / region: no other item can succeed either
             return FatalModelError(f"gemini {model}: {reason}")
         return ModelCallError(f"gemini {model}: {reason}", redact(json.dumps(exc.details, default=str), secret))
+    if is_connect_failure(exc):
+        detail = redact(str(exc), secret) or type(exc).__name__
+        return TransientModelError(
+            f"gemini {model}: cannot connect to {endpoint} ({type(exc).__name__}: {detail})", unreachable=True
+        )
     if isinstance(exc, TRANSPORT_ERRORS):
         kind = "timeout" if "Timeout" in type(exc).__name__ else "connection failed"
         detail = redact(str(exc), secret) or type(exc).__name__

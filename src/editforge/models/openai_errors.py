@@ -23,8 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from editforge.models.base import FatalModelError, ModelCallError, TransientModelError, request_timeout_s
+from editforge.models.base import (
+    FatalModelError,
+    ModelCallError,
+    TransientModelError,
+    is_connect_failure,
+    request_timeout_s,
+)
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # where the SDK goes when no base_url is set
 # Codes OpenAI gives a 400 that every later call would get too: a setting to fix, not an item to skip.
 CONFIG_CODES = {"unsupported_parameter", "unsupported_value", "model_not_found"}
 _KEYLIKE = re.compile(r"\b((?:sk|rk|pk|sess)-)[A-Za-z0-9_\-*.]{6,}")
@@ -116,6 +123,9 @@ def mapped_errors(label: str, options: Any, secret: str | None) -> Iterator[None
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc.__context__
         why = scrub(f"{type(cause).__name__}: {cause}" if cause else str(exc), secret)[:300]
+        if is_connect_failure(cause):
+            endpoint = options.base_url or DEFAULT_BASE_URL
+            raise TransientModelError(f"{label}: cannot connect to {endpoint} ({why})", unreachable=True) from None
         raise TransientModelError(f"{label}: connection failed ({why})") from None
     except openai.APIStatusError as exc:
         raise classify_status(exc, label, options.api_key_env, secret) from None
