@@ -202,13 +202,14 @@ def test_hang_ends_at_the_timeout(server: FakeGemini) -> None:
     assert time.monotonic() - started < 1 + 2.0
 
 
-def test_refused_connection_is_transient() -> None:
+def test_refused_connection_is_transient_and_unreachable() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before the call: nothing listens there
     rewriter = gemini.build("rewriter", None, {"base_url": f"http://127.0.0.1:{port}", "timeout_s": 2})
-    with pytest.raises(TransientModelError, match="connection failed"):
+    with pytest.raises(TransientModelError, match=f"cannot connect to http://127.0.0.1:{port}") as caught:
         rewriter.rewrite("Make it warmer.", COLOR, 1)
+    assert caught.value.unreachable and not caught.value.rate_limited
 
 
 def test_key_never_logged_or_recorded(server: FakeGemini, photo: np.ndarray, caplog: pytest.LogCaptureFixture) -> None:
