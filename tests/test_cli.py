@@ -38,10 +38,20 @@ def test_help_shows_examples() -> None:
     assert "editforge run --images" in result.output
 
 
-def test_taxonomy_lists_35_types() -> None:
-    result = invoke("taxonomy")
+def test_taxonomy_lists_35_types_whole_and_marks_what_offline_can_do() -> None:
+    from editforge.models.registry import build_role
+
+    result = runner.invoke(app, ["taxonomy"], env={"COLUMNS": "80"})
     assert result.exit_code == 0
-    assert "person_lineart" in result.output and "Outpainting" in result.output
+    assert "person_lineart" in result.output and "Spatial/Layout" in result.output
+    wide = runner.invoke(app, ["taxonomy"], env={"COLUMNS": "200"})
+    assert "Outpainting" in wide.output
+    offline = set(build_role("editor", "offline").supported_types) & set(build_role("judge", "offline").supported_types)
+    offline &= set(build_role("writer", "offline").supported_types)
+    for t in taxonomy.all_types():  # each key whole, on a row marked as the offline models allow
+        line = next(line for line in result.output.splitlines() if re.search(rf"\b{t.key}\b", line))
+        assert ("✓" in line.split(t.key, 1)[1].split("│")[1]) == (t.key in offline), line
+    assert f"offline: {len(offline)} of 35 types" in result.output
 
 
 def test_run_on_a_folder_writes_release_schema_rows(tmp_path: Path, photo_dir: Path) -> None:
@@ -182,8 +192,34 @@ def test_demo_with_progress_bar_and_summary_table(tmp_path: Path) -> None:
     result = invoke("demo", "--out", tmp_path / "demo", "--photos", 2, "--per-photo", 2, "--workers", 1)
     assert result.exit_code == 0, result.output
     text = flat(result.output)
-    assert "tasks" in text and "this run, by category" in text and "SFT rows" in text
+    assert "single-turn tasks, by category" in text
     assert rows(tmp_path / "demo" / "sft.jsonl")
+    _every_number_agrees_with_the_files(text, tmp_path / "demo")
+
+
+def _every_number_agrees_with_the_files(text: str, out: Path) -> None:
+    """The summary line, the category table and the target line count what the files and ledger hold."""
+    line = re.search(
+        r"(\d+) tasks: (\d+) passed, (\d+) failed, (\d+) errors → (\d+) SFT rows, (\d+) preference rows; "
+        r"(\d+) sessions \((\d+) later turns run\) → (\d+) multi-turn rows",
+        text,
+    )
+    assert line, text
+    tasks, passed, failed, errors, sft, preference, sessions, turns, multi = map(int, line.groups())
+    assert (sft, preference, multi) == tuple(
+        len(rows(out / name)) for name in ("sft.jsonl", "preference.jsonl", "multi-turn.jsonl")
+    )
+    db = sqlite3.connect(out / "ledger.sqlite")
+    single = dict(db.execute("SELECT status, COUNT(*) FROM tasks WHERE session_id IS NULL GROUP BY status"))
+    assert tasks == sum(single.values()) and (passed, failed, errors) == tuple(
+        single.get(s, 0) for s in ("passed", "failed", "error")
+    )
+    assert sessions == db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    assert turns == db.execute("SELECT COUNT(*) FROM tasks WHERE session_id IS NOT NULL").fetchone()[0]
+    table = re.search(r"all\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)", text)
+    assert table and tuple(map(int, table.groups())) == (passed, failed, errors), text
+    target = re.search(r"target multi_turn: (\d+)/", text)
+    assert target is None or int(target.group(1)) == multi
 
 
 def test_a_local_judge_by_folder_records_garbage_as_a_failure(tmp_path: Path, small_photos, tiny_model) -> None:
@@ -217,8 +253,40 @@ def test_a_folder_with_no_usable_photo_is_an_error_and_leaves_no_run(tmp_path: P
 def test_a_run_that_fails_validation_leaves_no_run_directory(tmp_path: Path, photo_dir: Path) -> None:
     out = tmp_path / "run"
     result = invoke("run", "--images", photo_dir, "--out", out, "--edit-types", "remove_object", "--workers", 1)
-    assert result.exit_code == 2 and "no edit type is supported" in flat(result.output)
+    text = flat(result.output)
+    assert result.exit_code == 2 and "no edit type asked for is supported" in text
+    assert text.count("color_tone") == 1 and "remove_object: not the" in text  # each list once
     assert not out.exists()
+
+
+def test_usage_mistakes_are_one_error_line_like_every_other_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for args in (["nonexist"], ["run", "--per-photo", "x", "--out", str(tmp_path)], ["status"]):
+        done = subprocess.run([sys.executable, "-m", "editforge", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
+        assert "Error" not in done.stderr and "╭" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_switches_show_no_value_type_in_help() -> None:
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "160"})
+    assert "--quiet" in result.output and "<bool>" not in result.output and "<path>" in result.output
+    assert "--exports" in result.output and "--align" in result.output
+
+
+def test_run_takes_exports_and_align_flags(tmp_path: Path, photo_dir: Path) -> None:
+    out = tmp_path / "run"
+    args = ("run", "--images", photo_dir, "--out", out, "--per-photo", 1, "--workers", 1, "-q")
+    result = invoke(*args, "--exports", "picobanana,webdataset", "--align", "pad")
+    assert result.exit_code == 0, result.output
+    shards = list((out / "webdataset").rglob("*.tar"))
+    assert rows(out / "sft.jsonl") and shards and not (out / "hf").exists()
+    import tarfile
+
+    with tarfile.open(shards[0]) as tar:
+        meta = next(tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(".json"))
+    assert json.loads(meta)["alignment"]["method"] == "pad"
 
 
 def test_skipped_photos_are_told_without_source_locations_and_the_lock_goes(tmp_path: Path, photo_dir: Path) -> None:
@@ -249,3 +317,21 @@ def test_edit_refuses_an_out_suffix_that_names_no_image_format(tmp_path: Path, c
     result = invoke("edit", "--source", source, "--instruction", "make it warmer", "--out", tmp_path / "warm.txt")
     assert result.exit_code == 2 and "cannot tell the image format" in flat(result.output)
     assert not (tmp_path / "warm.txt").exists()
+
+
+def test_estimate_counts_the_turns_of_multi_turn_sessions(tmp_path: Path, photo_dir: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(f"images: {photo_dir}\nper_photo: 1\nsessions:\n  lengths: {{2: 1.0, 4: 1.0}}\n")
+    result = invoke("estimate", config, "--multi-turn", 2)
+    text = flat(result.output)
+    assert result.exit_code == 0, text
+    # 4 single-turn tasks, and 2 sessions of 3 turns on average: 2 more turns each
+    assert "4 photos × 1 types → 4 tasks + ≈4 session turns" in text, text
+    writer_calls = int(re.search(r"writer[│ ]+\S+[│ ]+(\d+)", text).group(1))
+    assert writer_calls == 8
+
+
+def test_estimate_names_the_providers_it_knows(photo_dir: Path) -> None:
+    result = invoke("estimate", "--images", photo_dir, "--provider", "claude")
+    text = flat(result.output)
+    assert result.exit_code == 2 and "unknown provider 'claude'" in text and "gemini" in text and "offline" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -117,6 +118,8 @@ def test_ctrl_c_once_twice_or_three_times_at_random_moments(tmp_path: Path, tiny
             assert _group_gone(proc.pid), f"{where}\na worker outlived the run"
             assert not (out / ".editforge.lock").exists(), f"{where}\nthe lock file was left behind"
             _ledger_consistent(out)
+            if presses == 1 and proc.returncode == 130:
+                _summary_agrees_with_the_files(text, out)
             outcomes.setdefault(presses, []).append(proc.returncode)
             if proc.returncode == 0:  # finished before the press: check it, go on with a fresh run
                 _same_dataset(out, reference)
@@ -128,6 +131,20 @@ def test_ctrl_c_once_twice_or_three_times_at_random_moments(tmp_path: Path, tiny
         resumed = subprocess.run(_args(tiny_photos, out) + ["-q"], capture_output=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
         _same_dataset(out, reference)
+
+
+def _summary_agrees_with_the_files(text: str, out: Path) -> None:
+    """After a Ctrl-C the summary counts the rows the stopped run exported, no more, no fewer."""
+    flat = " ".join(text.split())
+    found = re.search(r"→ (\d+) SFT rows, (\d+) preference rows; .*?→ (\d+) multi-turn rows", flat)
+    if found is None:  # stopped before the summary (still starting up): nothing was claimed
+        assert "SFT rows" not in flat, flat
+        return
+    written = []
+    for name in EXPORTS:
+        path = out / name
+        written.append(len(path.read_text().splitlines()) if path.exists() else 0)
+    assert list(map(int, found.groups())) == written, flat
 
 
 def _same_dataset(out: Path, reference: Path) -> None:

@@ -26,6 +26,18 @@ def _ledger_rows(out: Path, table: str) -> dict[str, str]:
     return rows
 
 
+def _status(out: Path) -> str:
+    """`editforge status OUT`, flattened; every row label appears once."""
+    done = subprocess.run(
+        _cli("status", out), capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert done.returncode == 0, done.stderr
+    labels = [line.split("│")[1].strip() for line in done.stdout.splitlines() if line.count("│") >= 3]
+    assert len(labels) == len(set(labels)), labels
+    assert "sessions" in labels and "spent so far (USD)" in labels
+    return " ".join(done.stdout.split())
+
+
 def _wait_for_attempts(out: Path, proc: subprocess.Popen, at_least: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,6 +64,7 @@ def test_killed_run_resumes_without_redoing_work(tmp_path: Path, photo_dir: Path
     _wait_for_attempts(out, proc, at_least=3)
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
     proc.wait()
+    assert "killed" in _status(out)
     before = {table: _ledger_rows(out, table) for table in ("instructions", "attempts", "verdicts")}
     assert not (out / "sft.jsonl").exists(), "killed before the end: no export yet"
 
@@ -77,10 +90,13 @@ def test_a_second_run_on_the_same_directory_is_refused(tmp_path: Path, photo_dir
     args = ("run", "--images", photo_dir, "--out", out, "--per-photo", 4, "--workers", 1, "--quiet")
     first = subprocess.Popen(_cli(*args), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     _wait_for_attempts(out, first, at_least=1)
+    assert f"running (pid {first.pid})" in _status(out)
     second = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=120)
     assert second.returncode == 2 and "another editforge run" in " ".join(second.stderr.split())
     first.wait(timeout=300)
     assert first.returncode == 0
+    text = _status(out)
+    assert "finished" in text and "nothing left to run" in text
     db = sqlite3.connect(out / "ledger.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0
@@ -99,6 +115,8 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path: Path,
     assert "Traceback" not in text
     db = sqlite3.connect(out / "ledger.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    text = _status(out)
+    assert "stopped: interrupted (Ctrl-C)" in text and "a rerun resumes" in text
     resumed = subprocess.run(_cli(*args, "--quiet"), capture_output=True, timeout=300)
     assert resumed.returncode == 0
     assert db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'planned'").fetchone()[0] == 0

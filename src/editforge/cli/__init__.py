@@ -3,12 +3,32 @@
 One module per group of commands; importing them registers them on the shared typer app.
 """
 
-from editforge.cli import runs, single, inspect, calibrate, imports  # noqa: F401, I001 - registers the commands, in help order
-from editforge.cli.app import app
+import sys
+
+import typer
+from rich.markup import escape
+
+from editforge.cli.app import app, console
+
+# isort: off
+from editforge.cli import runs, single, inspect  # noqa: E402, F401 - registers the commands, in help order
+# isort: on
 
 
 def main() -> None:
-    app()
+    """The console entry. Usage mistakes (an unknown command, a missing or bad option) print as every
+    other error does — one "error: …" line — instead of a boxed "Error" panel."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # typer's usage errors (its own click)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        console.print(f"[red]error:[/] {escape(exc.format_message())}{where}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("[red]error:[/] aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main"]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -14,6 +15,15 @@ from editforge.config import ConfigError, build_config
 from editforge.images import PhotoError
 from editforge.models.registry import ProviderError
 from editforge.store.lock import RunLockedError
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: object) -> str | None:
+    """typer 0.29's help gives every switch a "<bool>" type, as if it took a value: show none."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="editforge",
@@ -63,13 +73,16 @@ def _run(file_values: dict, overrides: dict, origin: str, quiet: bool) -> None:
 
     config = build_config(file_values, overrides, origin)
     summary = run(config, console=console, quiet=quiet)
-    counts = summary.counts
+    single, turns, rows = summary.single_turn, summary.turns, summary.exported
+    not_run = f", {single['planned']} not run yet" if single.get("planned") else ""
+    sessions = sum(summary.sessions.values())
+    later = sum(n for status, n in turns.items() if status != "planned")
     console.print(
         f"[bold]{config.out}[/]: {summary.photos} photos ({summary.source_failures} skipped), "
-        f"{summary.tasks} tasks: {counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
-        f"{counts.get('error', 0)} errors → {summary.exported.get('sft', 0)} SFT rows, "
-        f"{summary.exported.get('preference', 0)} preference rows, "
-        f"{summary.exported.get('multi_turn', 0)} multi-turn rows"
+        f"{sum(single.values())} tasks: {single.get('passed', 0)} passed, {single.get('failed', 0)} failed, "
+        f"{single.get('error', 0)} errors{not_run} → {rows.get('sft', 0)} SFT rows, "
+        f"{rows.get('preference', 0)} preference rows; {sessions} sessions ({later} later turns run) → "
+        f"{rows.get('multi_turn', 0)} multi-turn rows"
         + (f", ${summary.spent_usd:.4f} spent" if summary.spent_usd else "")
     )
     for line in summary.targets:

@@ -18,6 +18,8 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
 
     [bold]Example[/]:  editforge status demo-out
     """
+    from editforge.dataset import FINISHED_SESSIONS
+    from editforge.engine.run_state import read_state
     from editforge.engine.runner import status_counts
     from editforge.store.ledger import Ledger
 
@@ -26,24 +28,33 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
         if not path.exists():
             raise ConfigError(f"{out}: no ledger.sqlite here; is this a run directory?")
         with Ledger(path) as ledger:
-            counts, by_type = status_counts(ledger)
-            stages = Table(title=f"{out}: stages")
+            state = read_state(out, ledger)
+            _, by_type = status_counts(ledger)
+            single, turns = ledger.count_tasks(single_turn=True), ledger.count_tasks(single_turn=False)
+            sessions = ledger.count_sessions()
+            stages = Table(title=f"{out}: {state.line()}")
             stages.add_column("stage")
             stages.add_column("count", justify="right")
             stages.add_row("photos ingested", str(ledger.count("photos")))
             stages.add_row("photos skipped", str(ledger.count("source_failures")))
-            stages.add_row("tasks planned", str(sum(counts.values())))
+            stages.add_row("single-turn tasks", _by_status(single))
+            judged = single.get("passed", 0) + single.get("failed", 0)
+            rate = f"{single.get('passed', 0) / judged:.2f}" if judged else "–"
+            stages.add_row("  pass rate (passed / judged)", rate)
+            examples = sum(sessions.get(s, 0) for s in FINISHED_SESSIONS)
+            session_order = ("complete", "ended", "failed", "planned")
+            stages.add_row("sessions", f"{_by_status(sessions, session_order)} → {examples} multi-turn examples")
+            stages.add_row("  later turns", _by_status(turns))
             stages.add_row("instructions written", str(ledger.count("instructions")))
             stages.add_row("edit attempts", str(ledger.count("attempts")))
             stages.add_row("verdicts", str(ledger.count("verdicts")))
-            for name in ("planned", "passed", "failed", "error"):
-                stages.add_row(f"tasks {name}", str(counts.get(name, 0)))
-            stages.add_row("spent (USD), every billed call", f"{ledger.spent_usd():.4f}")
+            stages.add_row("spent so far (USD)", f"{ledger.spent_usd():.4f}")
             failed_calls, failed_usd = ledger.failed_spend()
             stages.add_row("  of which failed calls (refused, unusable)", f"{failed_usd:.4f} ({failed_calls} calls)")
             timeouts, timeout_usd = ledger.possibly_billed()
             stages.add_row("  of which timed out, possibly billed", f"{timeout_usd:.4f} ({timeouts} calls)")
             out_console.print(stages)
+            out_console.print(_rerun(state.state, single.get("planned", 0), sessions.get("planned", 0)))
             types = Table(title="by edit type")
             for column in ("edit type", "planned", "passed", "failed", "error"):
                 types.add_column(column, justify="left" if column == "edit type" else "right")
@@ -53,16 +64,56 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
             out_console.print(types)
 
 
+def _by_status(counts: dict[str, int], order: tuple[str, ...] = ("passed", "failed", "error", "planned")) -> str:
+    """'12 (9 passed, 2 failed, 1 not run yet)': a total, then its parts in a fixed order."""
+    names = {"planned": "not run yet", "error": "errors"}
+    parts = [f"{counts[s]} {names.get(s, s)}" for s in order if counts.get(s)]
+    return f"{sum(counts.values())}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _rerun(state: str, tasks_left: int, sessions_left: int) -> str:
+    """What running the same command again would do."""
+    if state == "running":
+        return "a rerun now is refused: this run still holds the directory"
+    if tasks_left or sessions_left:
+        return (
+            f"a rerun resumes: {tasks_left} tasks and {sessions_left} sessions still to run; "
+            "nothing finished is redone or paid again"
+        )
+    return "a rerun finds nothing left to run (a larger multi-turn target plans more sessions); it rewrites the exports"
+
+
 @app.command(name="taxonomy")
 def show_taxonomy() -> None:
-    """The 35 edit types: key, category, the release's edit_type string, what the photo needs."""
+    """The 35 edit types: key, which providers can do it, category (and, when wide, the release's strings).
+
+    [bold]offline[/] marks the types the keyless offline models (writer, editor and judge) can all do; hosted
+    models (gemini, openai-compatible) are asked for any of the 35; local ones for what their models can do.
+    """
+    from editforge.models.registry import build_role
+
+    offline = frozenset.intersection(
+        *(frozenset(build_role(role, "offline").supported_types) for role in ("writer", "editor", "judge"))
+    )
+    wide = out_console.width >= 140  # the release's long edit_type strings only where they fit whole
     table = Table(title="Pico-Banana-400K edit types")
-    for column in ("key", "category", "release edit_type", "needs", "paper rate"):
-        table.add_column(column)
+    table.add_column("key", no_wrap=True, min_width=max(len(k) for k in taxonomy.keys()))
+    table.add_column("offline", justify="center", no_wrap=True)
+    table.add_column("hosted", justify="center", no_wrap=True)
+    table.add_column("rate", justify="right", no_wrap=True)
+    table.add_column("category")
+    if wide:
+        table.add_column("needs", no_wrap=True)
+        table.add_column("release edit_type")
     for t in taxonomy.all_types():
-        rate = f"{t.paper_success_rate:.3f}" if t.paper_success_rate else ""
-        table.add_row(t.key, t.category, t.release_name, t.needs or "", rate)
+        rate = f"{t.paper_success_rate:.2f}" if t.paper_success_rate else ""
+        cells = [t.key, "✓" if t.key in offline else "", "✓", rate, t.category]
+        table.add_row(*cells, *([t.needs or "", t.release_name] if wide else []))
     out_console.print(table)
+    out_console.print(
+        f"offline: {len(offline)} of {len(taxonomy.keys())} types, without a key or GPU; hosted (gemini, openai): all; "
+        "rate: the paper's success rate" + ("" if wide else "; a wider terminal shows the release's edit_type strings")
+    )
 
 
 @app.command()
@@ -172,7 +223,8 @@ def report(
         table = Table(title=f"report: {stats.title}", show_header=False)
         table.add_column("what")
         table.add_column("value", justify="right")
-        table.add_row("gallery rows", f"{gallery.rows:,} ({gallery.pages} pages of {gallery.page_size})")
+        pages = f"{gallery.pages} page" + ("s" if gallery.pages != 1 else "")
+        table.add_row("gallery rows", f"{gallery.rows:,} ({pages} of {gallery.page_size})")
         for name in ("sft", "preference", "multi_turn", "failed"):
             if gallery.facets["subset"].get(name):
                 table.add_row(f"  {name.replace('_', '-')}", f"{gallery.facets['subset'][name]:,}")

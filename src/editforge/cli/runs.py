@@ -93,6 +93,12 @@ def run(
     images_uri: str | None = typer.Option(
         None, "--images-uri", help="Keep the run's images on object storage (s3://…, gs://…, file://…)."
     ),
+    exports: str | None = typer.Option(
+        None, "--exports", help="Comma-separated formats to write: picobanana (always), hf, webdataset."
+    ),
+    align: str | None = typer.Option(
+        None, "--align", help="Put edits on their source's size in hf/webdataset: none, resize, pad, crop."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the pipeline on a folder of photos. Killed? Run the same command again to resume.
@@ -124,6 +130,8 @@ def run(
             "engine": engine,
             "ray_address": ray_address,
             "images_uri": images_uri,
+            "exports": _split(exports),
+            "align": align,
         }
         if multi_turn is not None:
             overrides["targets"] = {**file_values.get("targets", {}), "multi_turn": multi_turn}
@@ -144,6 +152,9 @@ def estimate(
     images: Path | None = typer.Option(None, "--images", "-i", help="Folder of photos."),
     per_photo: int | None = typer.Option(None, "--per-photo", help="Edit types per photo."),
     provider: str | None = typer.Option(None, help="All four roles on this provider."),
+    multi_turn: int | None = typer.Option(
+        None, "--multi-turn", help="Multi-turn sessions the run will build (targets.multi_turn)."
+    ),
 ) -> None:
     """Predict what a run will cost before spending anything (photos × types × attempts × price).
 
@@ -157,13 +168,16 @@ def estimate(
     with _user_errors():
         file_values = load_yaml(config_file) if config_file else {}
         overrides = {"images": images, "per_photo": per_photo, "roles": _all_roles(provider)}
+        if multi_turn is not None:
+            overrides["targets"] = {**file_values.get("targets", {}), "multi_turn": multi_turn}
         file_values.setdefault("out", "estimate")
         config = build_config(file_values, overrides, str(config_file or "command line"))
         config.check_runnable()
         result = predict(config, len(list_sources(config)))
         table = Table(
-            title=f"{result.photos} photos × {config.per_photo} types → {result.tasks} tasks, "
-            f"≈{result.expected_examples:.0f} kept examples"
+            title=f"{result.photos} photos × {config.per_photo} types → {result.tasks} tasks"
+            + (f" + ≈{result.turns:.0f} session turns" if result.turns else "")
+            + f", ≈{result.expected_examples:.0f} kept examples"
         )
         for column in ("role", "model", "calls", "cost (USD)"):
             table.add_column(column, justify="left" if column in ("role", "model") else "right")

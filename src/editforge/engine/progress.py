@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from editforge import taxonomy
+from editforge.store.ledger import Ledger
 
 
 @dataclass
@@ -104,6 +105,16 @@ class RunProgress:
             rate=rate,
             cost=f"${cost:.4f}" if cost else "",
         )
+
+
+def single_turn_by_category(ledger: Ledger) -> dict[str, Counter[str]]:
+    """Single-turn tasks by category and status, from the ledger: what the summary line and the SFT and
+    preference files count, however many runs (resumes) it took."""
+    counts: dict[str, Counter[str]] = {}
+    for edit_type, status, n in ledger.counts_by_type(single_turn=True):
+        if status != "planned":
+            counts.setdefault(taxonomy.get(edit_type).category, Counter())[status] += n
+    return counts
 
 
 # How a finished item shows on its bar: tasks by their status, sessions by whether they made an example.

@@ -30,14 +30,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from editforge.config import ConfigError, RunConfig
-from editforge.engine import work
+from editforge.engine import run_state, work
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher, ModelUnreachable
 from editforge.engine.cpu_pool import RestartingProcessPool
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
 from editforge.engine.interrupt import Interrupts
 from editforge.engine.plan_settings import check_same_run
-from editforge.engine.progress import RunProgress, category_table, device_line
+from editforge.engine.progress import RunProgress, category_table, device_line, single_turn_by_category
 from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.skipped import NoUsablePhotos, no_usable_photos
@@ -76,6 +76,10 @@ class RunSummary:
     sessions: dict[str, int] = field(default_factory=dict)
     targets: list[str] = field(default_factory=list)  # how far each mix target got
     fatal: bool = False  # `stopped` by an error to fix first (a rejected key, an unreachable endpoint)
+    # The same tasks split the way people read them: single-turn ones (→ SFT / preference rows) and the
+    # later turns of sessions (→ multi-turn rows). `counts` is their sum.
+    single_turn: dict[str, int] = field(default_factory=dict)
+    turns: dict[str, int] = field(default_factory=dict)
 
 
 def list_sources(config: RunConfig) -> list[SourceItem]:
@@ -139,6 +143,7 @@ class LocalRunner:
         interrupts = Interrupts(self._interrupted, lambda: self._live_executors, cleanup=lock.remove)
         with interrupts, lock, Ledger(self.run_dir / "ledger.sqlite") as ledger:
             self._check_same_run(ledger)
+            run_state.mark(ledger, "running")
             try:
                 record_images_uri(self.run_dir, self.config.images_uri)
             except ValueError as exc:
@@ -168,16 +173,20 @@ class LocalRunner:
             summary.stopped = self._stop
             summary.counts = ledger.count_tasks()
             summary.tasks = sum(summary.counts.values())
+            summary.single_turn = ledger.count_tasks(single_turn=True)
+            summary.turns = ledger.count_tasks(single_turn=False)
             summary.photos = ledger.count("photos")
             summary.source_failures = ledger.count("source_failures")
             summary.spent_usd = ledger.spent_usd()
             summary.sessions = ledger.count_sessions()
             summary.targets = self.goals.report(self._stop, summary.deferred)
             summary.exported = finish(ledger) if finish is not None else {}
-            if not self.quiet and progress.tally.by_category:
+            run_state.mark(ledger, "stopped" if summary.stopped else "finished", summary.stopped)
+            by_category = single_turn_by_category(ledger)
+            if not self.quiet and by_category:
                 costs = ledger.cost_by_type() if summary.spent_usd else None
                 device_s = ledger.device_seconds_by_type()
-                table = category_table(progress.tally.by_category, "this run, by category", costs, device_s)
+                table = category_table(by_category, "single-turn tasks, by category", costs, device_s)
                 self.console.print(table)
             if not self.quiet and self._device_summary:
                 self.console.print(f"[bold]models[/] {self._device_summary}")
@@ -365,16 +374,22 @@ class LocalRunner:
 
     def _allowed_types(self, models: dict[str, Any]) -> frozenset[str]:
         types = {role: frozenset(models[role].supported_types) for role in ("writer", "editor", "judge")}
-        allowed = types["writer"] & types["editor"] & types["judge"]
-        if self.config.edit_types:
-            allowed &= frozenset(self.config.edit_types)
-        if not allowed:
+        common = types["writer"] & types["editor"] & types["judge"]
+        asked = self.config.edit_types
+        allowed = common & frozenset(asked) if asked else common
+        if allowed:
+            return allowed
+        if asked:  # each asked type once, with the roles that cannot do it; the usable list once
+            why = "; ".join(f"{k}: not the {' or '.join(r for r in types if k not in types[r])}" for k in asked)
             raise ConfigError(
-                "no edit type is supported by the writer, editor and judge together "
-                f"(writer {sorted(types['writer'])}, editor {sorted(types['editor'])}, "
-                f"judge {sorted(types['judge'])}, asked {self.config.edit_types})"
+                f"no edit type asked for is supported by the writer, editor and judge together ({why}); "
+                f"together they can do: {', '.join(sorted(common)) or 'nothing'} (see `editforge taxonomy`)"
             )
-        return allowed
+        sizes = ", ".join(f"{role} {len(t)}" for role, t in types.items())
+        raise ConfigError(
+            f"the writer, editor and judge have no edit type in common (types each can do: {sizes}); "
+            "see `editforge taxonomy` for which provider can do which"
+        )
 
     def _use_prefilter(self, models: dict[str, Any]) -> bool:
         # In front of a paid judge only: in front of the metric judge it would judge twice.

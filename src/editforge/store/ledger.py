@@ -52,6 +52,8 @@ CREATE INDEX IF NOT EXISTS attempts_task ON attempts (task_id, idx);
 CREATE INDEX IF NOT EXISTS verdicts_task ON verdicts (task_id);
 """
 
+_TURN_FILTER = {None: "", True: "WHERE session_id IS NULL", False: "WHERE session_id IS NOT NULL"}
+
 
 class Ledger:
     def __init__(self, path: Path) -> None:
@@ -212,12 +214,15 @@ class Ledger:
         ).fetchone()
         return int(total), int(planned)
 
-    def count_tasks(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+    def count_tasks(self, single_turn: bool | None = None) -> dict[str, int]:
+        """Tasks by status: all of them, or only single-turn ones (True) or only session turns (False)."""
+        where = _TURN_FILTER[single_turn]
+        return dict(self.db.execute(f"SELECT status, COUNT(*) FROM tasks {where} GROUP BY status").fetchall())  # noqa: S608
 
-    def counts_by_type(self) -> list[tuple[str, str, int]]:
+    def counts_by_type(self, single_turn: bool | None = None) -> list[tuple[str, str, int]]:
+        where = _TURN_FILTER[single_turn]
         return self.db.execute(
-            "SELECT edit_type, status, COUNT(*) FROM tasks GROUP BY edit_type, status ORDER BY edit_type"
+            f"SELECT edit_type, status, COUNT(*) FROM tasks {where} GROUP BY edit_type, status ORDER BY edit_type"  # noqa: S608
         ).fetchall()
 
     # -- sessions --------------------------------------------------------------------------------
