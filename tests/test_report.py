@@ -329,3 +329,56 @@ def test_a_decompression_bomb_in_a_picobanana_folder_becomes_a_placeholder(tmp_p
     assert result.gallery.rows == 4 and result.thumbs_failed == 1 and result.thumbs_made == 5
     thumbs = sorted((tmp_path / "out" / "thumbs").rglob("*.webp"))
     assert len(thumbs) == 6 and all(Image.open(t).size[0] == 256 for t in thumbs)  # the bad one: a grey card
+
+
+def test_no_legend_covers_a_bar_or_its_label(report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, out, name: figures.append((name, fig)) or f"plots/{name}")
+    for make in (plots.pass_rate_by_type, plots.pass_rate_by_category, plots.attempts_per_task):
+        make(report.stats, tmp_path)
+    plots.label_counts(report.stats, report.gallery, tmp_path)
+    legends = 0
+    for name, fig in figures:
+        fig.tight_layout()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            legends += 1
+            box = legend.get_window_extent(renderer)
+            for artist in [*ax.texts, *ax.patches]:
+                other = artist.get_window_extent(renderer)
+                assert not box.overlaps(other), f"{name}: the legend covers {artist}"
+    assert legends >= 2
+
+
+def test_picobanana_bad_rows_are_named_by_line_counted_and_the_report_renders(tmp_path: Path) -> None:
+    paths, images = _manifests(tmp_path)
+    good = json.loads(paths[0].read_text().splitlines()[1])
+    lost = {**good, "open_image_input_url": "images/not-there.png"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps(good) + "\n"
+        + '{"open_image_input_url": "images/0.png", "text": "cut short\n'  # line 2: not JSON
+        + json.dumps({k: v for k, v in good.items() if k != "output_image"}) + "\n"  # line 3: a key missing
+        + "\n"  # blank lines are no rows
+        + "[1, 2]\n"  # line 5: JSON, not a row
+        + json.dumps(lost) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["report", "--picobanana", str(bad), "--images", str(images), "--out", str(tmp_path / "r")],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Traceback" not in text
+    assert "bad.jsonl:2: not JSON" in text
+    assert "bad.jsonl:3: a sft row without output_image" in text
+    assert "bad.jsonl:5: not a JSON object but a list" in text
+    text = text.replace("│ ", "")
+    assert "rows skipped (unreadable) 3" in text and "images not found 1" in text, text
+    assert "gallery rows 2 (1 page of 200)" in text
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "3 rows skipped" in html and "1 images not found" in html

@@ -207,3 +207,17 @@ def test_labelling_marks_persist_and_download_as_calibration_labels(tab: Page, r
     assert sorted(r.label for r in rows) == ["fail", "fail", "pass"] and {r.rater for r in rows} == {"ann"}
     assert [r.note for r in rows if r.note] == ["the sky got a seam"]
     assert all(r.source.is_file() and r.edited.is_file() for r in rows)
+
+
+def test_cards_show_the_photos_file_name_whole(tab: Page, report) -> None:  # noqa: ANN001
+    page = tab.page
+    page.set_viewport_size({"width": 900, "height": 900})  # narrow: the long temp-dir path cannot fit
+    shown = page.eval_on_selector_all(
+        "#cards .card .source",
+        """els => els.map(e => { const f = e.querySelector('.file'), d = e.querySelector('.dir');
+            return {file: f.textContent, whole: f.scrollWidth <= f.clientWidth + 1,
+                    cut: d.scrollWidth > d.clientWidth + 1, title: e.title}; })""",
+    )
+    assert shown and all(s["file"].endswith(".png") and "/" not in s["file"] and s["whole"] for s in shown), shown
+    assert all(s["title"].endswith(s["file"]) or s["file"] in s["title"] for s in shown)
+    assert any(s["cut"] for s in shown), "the test should make the folder too long to show"

@@ -195,6 +195,8 @@ def report(
       editforge report demo-out                  (writes demo-out/report/index.html)
       editforge report --picobanana sft.jsonl --images pico-banana/ --out pico-report
     """
+    from rich.markup import escape
+
     from editforge.report import build_report
 
     with _user_errors():
@@ -234,9 +236,16 @@ def report(
             table.add_row("scored attempts", f"{stats.scored:,}")
             if stats.cost_per_kept() is not None:
                 table.add_row("cost per kept example", f"${stats.cost_per_kept():.4f}")
+        if stats.mode == "picobanana":
+            table.add_row("rows skipped (unreadable)", f"{len(stats.bad_rows):,}")
+            table.add_row("images not found", f"{stats.images_missing:,}")
         table.add_row("plots", str(len(result.plots)))
         failed = f", [red]{result.thumbs_failed} unreadable[/]" if result.thumbs_failed else ""
         table.add_row("thumbnails", f"{result.thumbs_made} made, {result.thumbs_kept} kept{failed}")
         table.add_row("time", f"{result.elapsed_s:.1f} s")
         out_console.print(table)
+        for problem in stats.bad_rows[:20]:
+            console.print(f"[yellow]skipped row[/] {escape(problem)}")
+        if len(stats.bad_rows) > 20:
+            console.print(f"[yellow]… and {len(stats.bad_rows) - 20} more skipped rows[/] (in the report's notes)")
         out_console.print(f"open {result.index_html.as_uri()}")

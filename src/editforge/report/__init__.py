@@ -65,8 +65,12 @@ def build_report(
         stats = manifest_stats(paths, ", ".join(p.name for p in paths))
         if images is None:
             stats.notes.append("No --images folder: the gallery shows the images from their URLs (no thumbnails).")
-        rows = manifest_rows(paths, ImageResolver(images.resolve() if images else None, base_url))
-        index = write_gallery(rows, report_dir, page_size, thumbs)
+        resolver = ImageResolver(images.resolve() if images else None, base_url)
+        index = write_gallery(manifest_rows(paths, resolver), report_dir, page_size, thumbs)
+        stats.images_missing = resolver.missing
+        if resolver.missing:
+            where = f"under {images}" if images else "(no --images folder or --base-url to find them)"
+            stats.notes.append(f"{resolver.missing} images not found {where}: their cards name them instead")
     summary = summary_data(index, stats.title, stats.mode)
     write_summary(report_dir, summary)
     plots = make_plots(stats, index, report_dir)

@@ -47,6 +47,8 @@ class Stats:
     files: dict[str, Counter[str]] = field(default_factory=dict)  # picobanana: manifest kind -> type -> rows
     rejected_per_row: Counter[int] = field(default_factory=Counter)  # picobanana preference rows
     notes: list[str] = field(default_factory=list)
+    bad_rows: list[str] = field(default_factory=list)  # picobanana: "file:line: why" for each row skipped
+    images_missing: int = 0  # picobanana: image references found neither under --images nor as a URL
 
     @property
     def threshold(self) -> float | None:
@@ -265,21 +267,48 @@ def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Itera
 
 
 # -- a Pico-Banana-400K manifest -------------------------------------------------------------------
+# Keys a row must have to be shown; a row without them is named (file:line) and counted, never guessed at.
+REQUIRED = {
+    "sft": ("open_image_input_url", "text", "output_image"),
+    "preference": ("open_image_input_url", "text", "output_image", "rejected_images"),
+    "multi_turn": ("files", "metadata_edit_turn_prompts"),
+}
+SHOWN_PROBLEMS = 20  # bad rows quoted in the report's notes; all are counted
+
+
 def manifest_kind(path: Path) -> str:
-    """sft, preference or multi_turn, from the keys of the file's first row."""
-    with path.open(encoding="utf-8") as fh:
+    """sft, preference or multi_turn, from the keys of the file's first readable row."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            if line.strip():
-                row = json.loads(line)
+            try:
+                row = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
                 return "multi_turn" if "files" in row else "preference" if "rejected_images" in row else "sft"
     return "sft"
 
 
-def _lines(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+def _lines(path: Path, kind: str, problems: list[str] | None = None) -> Iterator[dict]:
+    """The file's usable rows; each other non-blank line is told to `problems` as 'file:line: why'."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                why = f"not JSON ({exc.msg}, column {exc.colno})"
+            else:
+                if not isinstance(row, dict):
+                    why = f"not a JSON object but a {type(row).__name__}"
+                elif missing := [k for k in REQUIRED[kind] if k not in row]:
+                    why = f"a {kind.replace('_', '-')} row without {', '.join(missing)}"
+                else:
+                    yield row
+                    continue
+            if problems is not None:
+                problems.append(f"{path.name}:{number}: {why}")
 
 
 def manifest_stats(paths: list[Path], title: str) -> Stats:
@@ -291,7 +320,7 @@ def manifest_stats(paths: list[Path], title: str) -> Stats:
     for path in paths:
         kind = manifest_kind(path)
         counts = stats.files.setdefault(kind, Counter())
-        for row in _lines(path):
+        for row in _lines(path, kind, stats.bad_rows):
             if kind == "multi_turn":
                 stats.turns_per_session[len(row.get("metadata_edit_turn_prompts") or [])] += 1
                 counts["(no type)"] += 1
@@ -302,6 +331,9 @@ def manifest_stats(paths: list[Path], title: str) -> Stats:
                 stats.type_status.setdefault(key, Counter())["passed"] += 1
             if kind == "preference":
                 stats.rejected_per_row[len(row.get("rejected_images") or [])] += 1
+    if stats.bad_rows:
+        shown = "; ".join(stats.bad_rows[:SHOWN_PROBLEMS]) + ("; …" if len(stats.bad_rows) > SHOWN_PROBLEMS else "")
+        stats.notes.append(f"{len(stats.bad_rows)} rows skipped, unreadable: {shown}")
     return stats
 
 
@@ -317,6 +349,7 @@ class ImageResolver:
 
     def __init__(self, images: Path | None, base_url: str | None) -> None:
         self.images, self.base_url = images, base_url
+        self.missing = 0  # references that resolved to nothing: shown as named gaps, counted here
 
     def __call__(self, ref: str | None) -> dict | None:
         if not ref:
@@ -328,6 +361,7 @@ class ImageResolver:
             for candidate in candidates:
                 path = (self.images / candidate.split("?")[0]).resolve()
                 if not path.is_relative_to(root):  # "../", absolute paths, symlinks out: untrusted rows
+                    self.missing += 1
                     return {"missing": f"{ref} (refused: outside {self.images})"}
                 if candidate and path.is_file():
                     return {"path": str(path)}
@@ -335,13 +369,14 @@ class ImageResolver:
             return {"url": ref}
         if self.base_url:
             return {"url": urljoin(self.base_url.rstrip("/") + "/", ref)}
+        self.missing += 1
         return {"missing": ref}
 
 
 def manifest_rows(paths: list[Path], resolve: ImageResolver) -> Iterator[dict]:
     for path in paths:
         kind = manifest_kind(path)
-        for row in _lines(path):
+        for row in _lines(path, kind):  # bad rows were told by manifest_stats
             if kind == "multi_turn":
                 yield _multi_turn_row(row, resolve)
                 continue

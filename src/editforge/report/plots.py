@@ -46,6 +46,11 @@ def _save(fig, out: Path, name: str) -> str:  # noqa: ANN001 - a matplotlib Figu
     return f"plots/{name}"
 
 
+def _legend(ax) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """The legend beside the plot, never over it: inside, it covered the bars' value labels."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
 def _rate_bars(ax, labels: list[str], ours: list[float | None], paper: list[float | None], n: list[int]) -> None:  # noqa: ANN001
     y = np.arange(len(labels))
     ax.barh(y - 0.2, [v or 0 for v in ours], height=0.4, color=OURS, label="this dataset")
@@ -57,7 +62,7 @@ def _rate_bars(ax, labels: list[str], ours: list[float | None], paper: list[floa
     ax.invert_yaxis()
     ax.set_xlim(0, 1.18)
     ax.set_xlabel("pass rate (passed / judged tasks)")
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax)
 
 
 def pass_rate_by_type(stats: Stats, out: Path) -> Plot | None:
@@ -125,7 +130,7 @@ def _count_bars(ax, counts: dict[str, Counter[int]], colors: dict[str, str], xla
         bottom += heights
     ax.set_xlabel(xlabel)
     if len(counts) > 1:
-        ax.legend(fontsize=8)
+        _legend(ax)
 
 
 def attempts_per_task(stats: Stats, out: Path) -> Plot | None:
@@ -194,7 +199,7 @@ def label_counts(stats: Stats, index: GalleryIndex, out: Path) -> Plot | None:
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("gallery rows")
-    ax.legend(fontsize=8)
+    _legend(ax)
     ax.set_title("Content labels")
     return Plot(_save(fig, out, "labels.png"), "Content labels", "From the instructions' words and photo analysis.")
 
@@ -214,7 +219,7 @@ def type_counts(stats: Stats, out: Path) -> Plot | None:
         left += widths
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=8)
-    ax.legend(fontsize=8)
+    _legend(ax)
     ax.set_title("Rows per edit type")
     per_cat: Counter[str] = Counter()
     for counts in files.values():

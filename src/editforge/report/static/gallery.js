@@ -217,8 +217,13 @@
       foot.appendChild(reason);
     }
     if (row.source && row.source.uri) {
-      const src = el("span", "source", row.source.uri);
-      src.title = [row.source.attribution, row.source.license].filter(Boolean).join(" · ");
+      // the file name always shows whole; only the folder before it is cut short when space runs out
+      const uri = row.source.uri;
+      const cut = Math.max(uri.lastIndexOf("/"), uri.lastIndexOf("\\")) + 1;
+      const src = el("span", "source");
+      src.appendChild(el("span", "dir", uri.slice(0, cut)));
+      src.appendChild(el("span", "file", uri.slice(cut)));
+      src.title = [uri, row.source.attribution, row.source.license].filter(Boolean).join(" · ");
       foot.appendChild(src);
     }
     c.appendChild(foot);
