@@ -335,3 +335,16 @@ def test_estimate_names_the_providers_it_knows(photo_dir: Path) -> None:
     result = invoke("estimate", "--images", photo_dir, "--provider", "claude")
     text = flat(result.output)
     assert result.exit_code == 2 and "unknown provider 'claude'" in text and "gemini" in text and "offline" in text
+
+
+def test_edit_takes_unquoted_words_and_says_what_it_did(tmp_path: Path, coffee: np.ndarray) -> None:
+    source = tmp_path / "coffee.png"
+    Image.fromarray(coffee).save(source)
+    result = invoke("edit", "-s", source, "--instruction", "write MEOW at the bottom", "--out", tmp_path / "m.png")
+    text = flat(result.output)
+    assert result.exit_code == 0, text
+    assert "Add new" in text and "'MEOW'" in text and "position bottom" in text and "{" not in text
+    result = invoke("edit", "-s", source, "-t", "write MEOW at the bottom", "-o", tmp_path / "m.png", "--json")
+    assert result.exit_code == 0
+    said = json.loads(result.output[result.output.index("{") :])
+    assert said["editor"]["operation"] == "add_text" and said["editor"]["params"]["text"] == "MEOW"

@@ -116,3 +116,21 @@ def test_recolouring_words_is_not_adding_them() -> None:
     # The colour named before the lettering is the old one; the quoted words are which lettering.
     recolour = parse_instruction('Change the white "RED SALE" lettering from the previous step to blue.')
     assert recolour == Intent("text_font_color", {"color": "blue", "text": "RED SALE"})
+
+
+def test_words_to_write_need_no_quotes() -> None:
+    from editforge.models.offline.core.intent import parse_instruction
+
+    cases = {
+        "write MEOW at the bottom": ("MEOW", "bottom", None),
+        "Write SALE.": ("SALE", "bottom", None),
+        "write the words HELLO WORLD in red at the top": ("HELLO WORLD", "top", "red"),
+    }
+    for instruction, (words, position, color) in cases.items():
+        intent = parse_instruction(instruction)
+        assert intent is not None and intent.edit_type == "add_text", instruction
+        assert intent.params["text"] == words and intent.params["position"] == position
+        assert intent.params.get("color") == color
+    for description in ("write something funny about the cat", "write a poem"):
+        intent = parse_instruction(description)
+        assert intent is None or intent.edit_type != "add_text", description

@@ -27,6 +27,7 @@ def edit(
     seed: int = typer.Option(0, help="Seed for the editor's randomness."),
     provider: str = typer.Option("offline", help="Provider playing the editor."),
     model: str | None = typer.Option(None, help="Model id or local folder (default: the provider's own)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what the editor did as JSON instead of a sentence."),
 ) -> None:
     """Edit one photo by instruction.
 
@@ -44,7 +45,12 @@ def edit(
             console.print(f"[red]the editor could not do it:[/] {exc.reason}")
             raise typer.Exit(1) from None
         write_atomic(out, encode_for(out, reply.image))
-        console.print(f"wrote {out} ({reply.image.shape[1]}x{reply.image.shape[0]}) {reply.raw}")
+        height, width = reply.image.shape[:2]
+        if as_json:
+            said = _json_or_text(reply.raw)
+            out_console.print_json(json.dumps({"out": str(out), "width": width, "height": height, "editor": said}))
+            return
+        console.print(f"wrote {out} ({width}×{height}): {_what_was_done(reply.raw)}")
 
 
 @app.command()
@@ -93,6 +99,27 @@ def judge(
             table.add_row("[bold]weighted", f"{result['score']:.3f}")
         out_console.print(table)
         out_console.print(result["rationale"])
+
+
+def _json_or_text(raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _what_was_done(raw: str) -> str:
+    """The editor's reply as a sentence: the offline editor's operation and settings, else its words."""
+    said = _json_or_text(raw)
+    if not isinstance(said, dict) or "operation" not in said:
+        return str(said).strip()[:300] or "edited"
+    try:
+        what = taxonomy.get(said["operation"]).release_name
+    except KeyError:
+        what = str(said["operation"]).replace("_", " ")
+    params = said.get("params") or {}
+    settings = ", ".join(f"{k} {v!r}" if k == "text" else f"{k} {v}" for k, v in params.items())
+    return f"{what}" + (f" ({settings})" if settings else "")
 
 
 def _type_from_instruction(instruction: str) -> taxonomy.EditType:

@@ -71,6 +71,42 @@ def _quoted(raw: str) -> re.Match[str] | None:
     return min(found, key=lambda m: m.start()) if found else None
 
 
+# People type `write MEOW at the bottom` without quotes: after "write" (and an optional "the words"),
+# the words run up to where a position, a colour or a style begins. At most 6 words: a longer run is
+# more likely a description ("write something funny about the cat") than the words themselves.
+_UNQUOTED = re.compile(
+    r"\b(?:write|hand-?write|spell out)\s+(?:the\s+(?:words?|text)\s+|the\s+word\s+)?"
+    r"(?P<words>\S+(?:\s+\S+){0,5}?)"
+    r"(?=\s+(?:at|on|in|along|across|near|over|under|below|above|onto|into|to|with|using)\b|\s*[.,;!]?\s*$)",
+    re.IGNORECASE,
+)
+_NOT_WORDS = re.compile(r"^(?:a|an|some|something|text|words?|the)\b", re.IGNORECASE)
+
+
+def _unquoted_words(raw: str) -> re.Match[str] | None:
+    found = _UNQUOTED.search(raw)
+    if found is None or _NOT_WORDS.match(found.group("words")):
+        return None
+    return _WordsMatch(found)
+
+
+class _WordsMatch:
+    """The unquoted words, shaped like a quote match: group(1) the words, start/end their span."""
+
+    def __init__(self, found: re.Match[str]) -> None:
+        self._words = found.group("words").rstrip(".,;!?")  # the sentence's full stop is not lettering
+        self._start = found.start("words")
+
+    def group(self, _: int) -> str:
+        return self._words
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._start + len(self._words)
+
+
 _COLORS = ("white", "black", "red", "yellow", "blue", "green", "orange", "pink", "purple", "gold", "silver")
 
 
@@ -84,7 +120,7 @@ def _add_text(text: str, raw: str) -> Intent | None:
         text, r"\b(text|words?|caption|title|label|lettering|sign|slogan|heading|says?|reading)\b"
     ):
         return None
-    quoted = _quoted(raw)
+    quoted = _quoted(raw) or (_unquoted_words(raw) if writes else None)
     if not quoted:
         return None
     # Position and colour are read outside the quotes: 'add "TOP DEALS" at the bottom' is bottom.
