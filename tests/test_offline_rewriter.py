@@ -138,3 +138,10 @@ def test_short_words_overall() -> None:
         for seed in range(3)
     ]
     assert max(lengths) <= MAX_WORDS and float(np.mean(lengths)) <= 8
+
+
+def test_a_single_turn_short_instruction_never_starts_with_now() -> None:
+    for key in sorted(SINGLE - {"person_lineart", "person_sticker"}):
+        text = long_instruction("coffee", key, 2)
+        shorts = [short(text, key, seed) for seed in range(40)]
+        assert not [s for s in shorts if s.lower().startswith("now")], key

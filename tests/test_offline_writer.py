@@ -202,3 +202,12 @@ def test_same_type_again_picks_a_different_parameter() -> None:
     for seed in range(5):
         again = write("coffee", "style_transfer", seed, [first.text])
         assert intended(again, "style_transfer").params["style"] != style
+
+
+def test_colour_shift_names_only_what_the_photo_holds() -> None:
+    def colour_lines(name: str) -> str:
+        return " ".join(write(name, "color_tone", seed).text for seed in range(30))
+
+    coffee = colour_lines("coffee")  # a cup on a table: no skin, no green
+    assert "skin" not in coffee and "foliage" not in coffee and "neutral tones stay believable" in coffee
+    assert facts("astronaut").has_person and "skin" in colour_lines("astronaut")

@@ -258,7 +258,7 @@ ASK: dict[str, dict[str, list[str]]] = {
 GROUND: dict[str, list[str]] = {
     "color_tone": [
         "Right now the picture has a {tone_desc} and is dominated by {colors}; the shift should show "
-        "clearly in the {main_color} areas while skin, foliage and neutrals stay believable.",
+        "clearly in the {main_color} areas while {believable} stay believable.",
         "The photo currently shows a {tone_desc}, with {colors} as the main colours, so make the change "
         "obvious but natural.",
     ],

@@ -195,7 +195,8 @@ EXAMPLES: dict[str, dict[str, list[str]]] = {
 
 _AT = {"top": ["at the top", "across the top"], "bottom": ["at the bottom", "along the bottom"],
        "center": ["in the middle", "in the center"]}  # fmt: skip
-_OPENERS = ["", "", "", "", "please ", "can you ", "now "]  # mostly bare imperatives, as people type
+# Mostly bare imperatives, as people type. No "now …": a single-turn ask has no before to follow on from.
+_OPENERS = ["", "", "", "", "please ", "can you "]
 
 
 def _slots(intent: Intent, long_instruction: str, rng: np.random.Generator) -> dict[str, str]:

@@ -194,6 +194,11 @@ def _slots(facts: PhotoFacts, regions: Regions, params: Params) -> dict[str, str
             regions.calm_band_brightness, 0.35, 0.6, ("dark and plain", "fairly plain", "light and plain")
         ),
         "person_keep": ", and leave the face and expression of the person unchanged" if person else "",
+        # What must stay natural under a colour shift: only what this photo has (no "skin" on a coffee cup).
+        "believable": _join(
+            [w for w, on in (("skin", person), ("foliage", "green" in facts.dominant_colors)) if on]
+            + ["the neutral tones"]
+        ),
         "target": "the face of the person" if facts.faces else "the main subject",
         "poss": "their" if regions.subject == "the person" else "its",
         "text": params.get("text", ""),
