@@ -79,8 +79,9 @@ def test_run_on_a_folder_writes_release_schema_rows(tmp_path: Path, photo_dir: P
     db = sqlite3.connect(out / "ledger.sqlite")
     (reason,) = db.execute("SELECT reason FROM source_failures").fetchone()
     assert "broken.jpg" in reason
-    status = invoke("status", out)
-    assert status.exit_code == 0 and "tasks passed" in status.output
+    status = runner.invoke(app, ["status", str(out)], env={"COLUMNS": "200"})
+    assert status.exit_code == 0 and "finished" in status.output
+    assert re.search(r"single-turn tasks\s*│\s*\d+ \(\d+ passed", status.output), status.output
 
 
 def test_run_from_yaml_config(tmp_path: Path, photo_dir: Path) -> None:
