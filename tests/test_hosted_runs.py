@@ -80,6 +80,15 @@ def test_full_run_on_gemini_makes_a_priced_dataset_and_pays_nothing_twice(
     assert db.execute("SELECT COUNT(*) FROM calls WHERE cost_usd > 0 AND provider = 'gemini'").fetchone()[0] > 0
     assert gemini.paid_twice() == [] and gemini.errors == []
     _assert_no_key_anywhere(out)
+    # Content labels describe the photo as the writer saw it: asked in the writer's own call (writer.v2).
+    longs = {
+        task: json.loads(js) for task, js in db.execute("SELECT task_id, json FROM instructions WHERE kind = 'long'")
+    }
+    assert all(i["labels"] is not None and i["model"]["prompt_version"] == "writer.v2" for i in longs.values())
+    assert {label for i in longs.values() for label in i["labels"]} - {"people", "text_signage"}, "sky / nature"
+    for m in meta:  # the writer's labels, and only what photo analysis detects besides
+        said = set(longs[m["task_id"]]["labels"])
+        assert said <= set(m["labels"]) and set(m["labels"]) - said <= {"people", "text_signage"}
 
     sent = len(gemini.calls)
     again = _run(out, photo_dir, "gemini")  # a rerun of a finished run pays for nothing

@@ -82,3 +82,18 @@ def test_instruction_replies_cleaned_or_refused() -> None:
     for raw, why in [("", "empty"), ("I'm sorry, but I can't do that.", "refused"), ("word " * 200, "words")]:
         with pytest.raises(ReplyError, match=why):
             parse_instruction_reply(raw)
+
+
+def test_the_writer_is_asked_for_the_photos_content_labels_in_the_same_call() -> None:
+    from editforge.models.prompting import parse_writer_reply
+
+    prompt = writer_prompt(taxonomy.get("zoom_in"))
+    assert PROMPT_VERSION["writer"] == "writer.v2" and "`Labels:`" in prompt
+    assert all(label in prompt for label in taxonomy.CONTENT_LABELS)
+    reply = "Zoom in on the cat's face until it fills the frame.\nLabels: Animals, sky, dragons"
+    text, labels = parse_writer_reply(reply)
+    assert text == "Zoom in on the cat's face until it fills the frame." and labels == ["animals", "sky"]
+    assert parse_writer_reply("Make it warmer.\n\n**Labels:** none")[1] == []
+    assert parse_writer_reply("Make it warmer.")[1] is None  # not said: not known, never guessed
+    with pytest.raises(ReplyError):
+        parse_writer_reply("Labels: food, people")  # labels and no instruction

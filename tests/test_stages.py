@@ -120,3 +120,17 @@ def test_photos_added_to_a_resumed_run_leave_the_earlier_photos_plan_alone() -> 
     assert {t.photo_id for t in more} == {"p0", "p5"} and len(more) == 4  # only the new photos are planned
     types = Counter(t.edit_type for t in [*first, *more])
     assert max(types.values()) - min(types.values()) <= 1  # the new photos still even out the spread
+
+
+def test_offline_labels_are_what_photo_analysis_detects_never_instruction_words(run_dir) -> None:  # noqa: ANN001
+    from editforge.dataset import example_views, session_views
+    from editforge.store.ledger import Ledger
+
+    with Ledger(run_dir / "ledger.sqlite") as ledger:
+        views = [*example_views(ledger), *session_views(ledger)]
+    assert views
+    for view in views:
+        facts = view.photo.facts
+        people = ["people"] if facts.has_person or facts.faces else []
+        expected = people + (["text_signage"] if facts.has_text else [])
+        assert view.labels == expected, (view.photo.uri, view.labels)

@@ -33,7 +33,7 @@ class ExampleView:
 
     @property
     def labels(self) -> list[str]:
-        return content_labels([self.long.text, self.short.text if self.short else ""], self.photo.facts)
+        return content_labels(self.long.labels, self.photo.facts)
 
 
 @dataclass
@@ -53,8 +53,8 @@ class SessionView:
 
     @property
     def labels(self) -> list[str]:
-        texts = [t.long.text for t in self.turns] + [t.short.text for t in self.turns if t.short]
-        return content_labels(texts, self.photo.facts)
+        # the photo the session starts from, as its first turn's writer saw it
+        return content_labels(self.turns[0].long.labels, self.photo.facts)
 
 
 def accepted_turn(ledger: Ledger, task: Task) -> TurnView | None:

@@ -127,6 +127,9 @@ class Instruction(Record):
     model: ModelRef
     raw_reply: str = ""
     usage: Usage = Field(default_factory=Usage)
+    # What the photo shows, in taxonomy.CONTENT_LABELS, as the writer model saw it (same call as the
+    # instruction, the prompt version in `model`); None when the writer gives none (the offline one).
+    labels: list[str] | None = None
 
 
 class Attempt(Record):

@@ -81,3 +81,10 @@ def categories() -> list[str]:
 
 def by_category(category: str) -> list[EditType]:
     return [t for t in all_types() if t.category == category]
+
+
+# Coarse content labels an example may carry: what the photo shows, for filtering and plots. A VLM writer
+# names them (stages/labels.py has the rest); Pico-Banana-400K never released any.
+CONTENT_LABELS: tuple[str, ...] = (
+    "people", "animals", "text_signage", "buildings", "vehicles", "food", "nature", "sky",
+)  # fmt: skip

@@ -131,6 +131,7 @@ class TextReply:
     text: str
     raw: str = ""
     usage: Usage = field(default_factory=Usage)
+    labels: list[str] | None = None  # a VLM writer's content labels for the photo; None: not asked / not said
 
 
 @dataclass

@@ -191,8 +191,8 @@ class GeminiWriter(_GeminiRole):
     def write(self, request: WriteRequest) -> TextReply:
         prompt = prompting.writer_prompt(request.edit_type, request.history)
         reply = self._call([self._image_part(request.image), prompt], self._config(request.seed))
-        text = self._parse(prompting.parse_instruction_reply, reply)
-        return TextReply(text=text, raw=reply.text, usage=reply.usage)
+        text, labels = self._parse(prompting.parse_writer_reply, reply)
+        return TextReply(text=text, raw=reply.text, usage=reply.usage, labels=labels)
 
 
 class GeminiRewriter(_GeminiRole):

@@ -296,7 +296,8 @@ class OpenAIWriter(_ChatRole):
     def write(self, request: WriteRequest) -> TextReply:
         prompt = prompting.writer_prompt(request.edit_type, request.history)
         text, usage = self._chat([_image_part(request.image), _text_part(prompt)], seed=request.seed)
-        return TextReply(text=_parsed(prompting.parse_instruction_reply, text, usage), raw=text, usage=usage)
+        instruction, labels = _parsed(prompting.parse_writer_reply, text, usage)
+        return TextReply(text=instruction, raw=text, usage=usage, labels=labels)
 
 
 class OpenAIRewriter(_ChatRole):

@@ -20,9 +20,10 @@ import jinja2
 
 from editforge.models.base import ModelCallError
 from editforge.records import CRITERIA, Scores
-from editforge.taxonomy import EditType
+from editforge.taxonomy import CONTENT_LABELS, EditType
 
-PROMPT_VERSION = {"writer": "writer.v1", "rewriter": "rewriter.v1", "judge": "judge.v1"}
+# writer.v2 asks, in the same call, for content labels describing the photo (a last "Labels:" line).
+PROMPT_VERSION = {"writer": "writer.v2", "rewriter": "rewriter.v1", "judge": "judge.v1"}
 
 # A few human-style rewrites, the way Pico-Banana guided its rewriter with human-written examples.
 REWRITE_EXAMPLES: list[tuple[str, str]] = [
@@ -108,7 +109,24 @@ def writer_prompt(edit_type: EditType, history: list[str] | None = None) -> str:
         category=edit_type.category,
         needs=edit_type.needs,
         history=list(history or []),
+        labels=list(CONTENT_LABELS),
     )
+
+
+_LABELS_LINE = re.compile(r"^\s*\**labels?\**\s*:\s*(.*)$", re.I | re.M)
+
+
+def parse_writer_reply(raw: str, max_words: int = 150) -> tuple[str, list[str] | None]:
+    """The instruction and the photo's content labels (None when the reply has no Labels line: not known,
+    never guessed). Words outside the label list are dropped; `none` is an empty list."""
+    lines = list(_LABELS_LINE.finditer(raw or ""))
+    if not lines:
+        return parse_instruction_reply(raw, max_words), None
+    last = lines[-1]
+    said = [w.strip(" .*`'\"").lower().replace(" ", "_") for w in last.group(1).split(",")]
+    labels = sorted({w for w in said if w in CONTENT_LABELS})
+    text = (raw[: last.start()] + raw[last.end() :]).strip()
+    return parse_instruction_reply(text, max_words), labels
 
 
 def rewriter_prompt(long_instruction: str) -> str:

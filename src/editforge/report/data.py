@@ -21,9 +21,10 @@ from urllib.parse import urljoin
 import numpy as np
 
 from editforge import taxonomy
+from editforge.dataset import FINISHED_SESSIONS
 from editforge.records import CRITERIA, Attempt, Instruction, Photo, Task, Verdict
 from editforge.stages.curate import curate
-from editforge.stages.labels import content_labels
+from editforge.stages.labels import content_labels, labels_from_words
 from editforge.store.ledger import Ledger
 
 BINS = 50  # score histograms: 0.02 wide over [0, 1], so a 0.7 threshold falls on a bin edge
@@ -231,7 +232,7 @@ def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Itera
             "reason": reason,
             "subsets": subsets,
             "score": score,
-            "labels": content_labels([turn["long"], turn["short"]], p.facts),
+            "labels": content_labels(_writer_labels(ledger, task.task_id), p.facts),
             "source": _source(p),
             "turns": [turn],
         }
@@ -250,17 +251,16 @@ def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Itera
             turns.append((turn, score))
         if stats is not None:
             stats.turns_per_session[len(turns)] += 1
-        if len(turns) < 2:
-            continue
+        if len(turns) < 2 or ledger.session_status(session.session_id) not in FINISHED_SESSIONS:
+            continue  # not a multi-turn example (yet): the exports leave it out too
         p = photo(session.photo_id)
         scores = [s for _, s in turns if s is not None]
-        texts = [t[k] for t, _ in turns for k in ("long", "short")]
         yield {
             "status": "passed",
             "reason": "",
             "subsets": ["multi_turn"],
             "score": sum(scores) / len(scores) if scores else None,
-            "labels": content_labels(texts, p.facts),
+            "labels": content_labels(_writer_labels(ledger, session.first_task_id), p.facts),
             "source": _source(p),
             "turns": [t for t, _ in turns],
         }
@@ -417,6 +417,11 @@ def _multi_turn_row(row: dict, resolve: ImageResolver) -> dict:
     return _manifest_row("multi_turn", turns, chain[0] or "")
 
 
+def _writer_labels(ledger: Ledger, task_id: str) -> list[str] | None:
+    long = ledger.instruction(task_id, "long")
+    return long.labels if long is not None else None
+
+
 def _manifest_row(kind: str, turns: list[dict], uri: str) -> dict:
     texts = [t[k] for t in turns for k in ("long", "short")]
     return {
@@ -424,7 +429,7 @@ def _manifest_row(kind: str, turns: list[dict], uri: str) -> dict:
         "reason": "",
         "subsets": [kind],
         "score": None,
-        "labels": content_labels(texts),
+        "labels": labels_from_words(texts),
         "source": {"uri": uri, "attribution": "", "license": ""},
         "turns": turns,
     }

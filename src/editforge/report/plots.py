@@ -201,7 +201,8 @@ def label_counts(stats: Stats, index: GalleryIndex, out: Path) -> Plot | None:
     ax.set_xlabel("gallery rows")
     _legend(ax)
     ax.set_title("Content labels")
-    return Plot(_save(fig, out, "labels.png"), "Content labels", "From the instructions' words and photo analysis.")
+    caption = "What the photos show: a VLM writer's labels and photo analysis (faces, lettering)."
+    return Plot(_save(fig, out, "labels.png"), "Content labels", caption)
 
 
 def type_counts(stats: Stats, out: Path) -> Plot | None:

@@ -25,6 +25,7 @@ def write_instruction(writer: Writer, task: Task, photo: Photo, images: ImageIO)
         model=writer.ref,
         raw_reply=reply.raw,
         usage=reply.usage,
+        labels=reply.labels,
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from editforge import taxonomy
 from editforge.images import PhotoError, decode_photo, encode_png
 from editforge.models.base import ModelCallError, WriteRequest
+from editforge.testing.fake_vision import LABELS_ASKED, labels_line
 
 IMAGE_INPUT_TOKENS = 258  # what Gemini counts for one image up to 384 px
 IMAGE_OUTPUT_TOKENS = 1290  # what gemini-2.5-flash-image counts for one generated image
@@ -111,13 +112,14 @@ def _write(request: Request) -> Answer:
         section = request.prompt.split("oldest first:", 1)[1].split("Write the next instruction", 1)[0]
         history = re.findall(r"^\s+\d+\. (.+?)\s*$", section, re.M)
     write = WriteRequest(image=request.images[0], edit_type=edit_type, seed=request.seed, history=history)
+    labels = f"\n{labels_line(request.images[0])}" if LABELS_ASKED in request.prompt else ""
     try:
-        return Answer(TemplateWriter().write(write).text)
+        return Answer(TemplateWriter().write(write).text + labels)
     except ModelCallError as exc:
         if "no person" in exc.reason or "no text" in exc.reason:
             return Answer(f"I'm sorry, I can't write that edit for this photo: {exc.reason}.")
         # A type the offline writer does not do: a plain ask, which the classical editor will not manage.
-        return Answer(f"Apply this edit to the photo: {edit_type.release_name}.")
+        return Answer(f"Apply this edit to the photo: {edit_type.release_name}.{labels}")
 
 
 def _rewrite(request: Request) -> Answer:

@@ -30,6 +30,7 @@ from editforge.models.offline.writer.rewriter import RuleRewriter
 from editforge.models.offline.writer.writer import TemplateWriter
 from editforge.models.prompting import strip_retry_note
 from editforge.records import CRITERIA
+from editforge.testing.fake_vision import LABELS_ASKED, labels_line
 
 IMAGE_TOKENS = 255  # what one photo costs in the usage the fake reports
 _TYPE_LINE = re.compile(r"^\s+(.+?)\s+\(category: [^)]*\)\s*$", re.M)
@@ -199,10 +200,11 @@ class OfflineModels:
                         break
                     history.append(match.group(1).strip())
         request = WriteRequest(image=_photo(images[0]), edit_type=edit_type, seed=seed, history=history)
+        labels = f"\n{labels_line(request.image)}" if LABELS_ASKED in text else ""
         try:
-            return self.writer.write(request).text
+            return self.writer.write(request).text + labels
         except ModelCallError:  # a type the template writer lacks: a VLM would still write something
-            return f"Apply a {edit_type.release_name.lower()} edit to this photo, leaving the rest unchanged."
+            return f"Apply a {edit_type.release_name.lower()} edit to this photo, leaving the rest unchanged.{labels}"
 
     def _rewrite(self, text: str, seed: int) -> str:
         if "Detailed:" not in text:

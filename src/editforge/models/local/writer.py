@@ -27,7 +27,8 @@ class LocalWriter(LocalTextRole):
         for g in generated:
             usage = usage_of(g)
             try:
-                replies.append(TextReply(text=prompting.parse_instruction_reply(g.text), raw=g.raw, usage=usage))
+                text, labels = prompting.parse_writer_reply(g.text)
+                replies.append(TextReply(text=text, raw=g.raw, usage=usage, labels=labels))
             except ModelCallError as exc:
                 replies.append(failed(exc, g))
         return replies
