@@ -3,6 +3,7 @@
 One module per group of commands; importing them registers them on the shared typer app.
 """
 
+import os
 import sys
 
 import typer
@@ -28,6 +29,8 @@ def main() -> None:
     except typer.Abort:
         console.print("[red]error:[/] aborted")
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C before a run took it over (typer still building the commands)
+        os._exit(130)  # at once: a second press during a normal exit would print a traceback
     sys.exit(code if isinstance(code, int) else 0)
 
 
