@@ -98,7 +98,8 @@ def test_roles_end_to_end(server: FakeGemini, photo: np.ndarray) -> None:
     writer, rewriter, editor, judge = (role(n, server) for n in ("writer", "rewriter", "editor", "judge"))
     long = writer.write(WriteRequest(image=photo, edit_type=COLOR, seed=4))
     assert parse_instruction(long.text).edit_type == "color_tone"
-    assert long.usage.input_tokens > 258 and long.usage.output_tokens > 0 and long.raw == long.text
+    assert long.usage.input_tokens > 258 and long.usage.output_tokens > 0 and long.raw.startswith(long.text)
+    assert long.labels is not None and long.raw.rstrip().endswith(f"Labels: {', '.join(long.labels) or 'none'}")
     short = rewriter.rewrite(long.text, COLOR, seed=4)
     assert 0 < len(short.text.split()) < len(long.text.split())
     edited = editor.edit(photo, long.text, seed=4)

@@ -51,6 +51,9 @@ def test_writer_writes_the_instruction_the_model_emits(writer, small_photos) -> 
     assert isinstance(reply, TextReply) and reply.text == text and reply.raw == text
     assert reply.usage.input_tokens > 0 and reply.usage.output_tokens == len(text.encode()) + 1  # bytes + end
     assert reply.usage.device_seconds > 0 and reply.usage.cost_usd == 0
+    with forced_replies(writer, [f"{text}\nLabels: people, sky"]):  # writer.v2 asks for the photo's labels
+        labelled = writer.write(WriteRequest(image=small_photos["astronaut"], edit_type=COLOR, seed=3))
+    assert labelled.text == text and labelled.labels == ["people", "sky"]
 
 
 def test_thinking_is_turned_off_and_a_thought_is_not_the_reply(writer, small_photos) -> None:
