@@ -211,7 +211,7 @@ def test_labelling_marks_persist_and_download_as_calibration_labels(tab: Page, r
 
 def test_cards_show_the_photos_file_name_whole(tab: Page, report) -> None:  # noqa: ANN001
     page = tab.page
-    page.set_viewport_size({"width": 900, "height": 900})  # narrow: the long temp-dir path cannot fit
+    page.set_viewport_size({"width": 420, "height": 900})  # a phone: the long temp-dir path cannot fit
     shown = page.eval_on_selector_all(
         "#cards .card .source",
         """els => els.map(e => { const f = e.querySelector('.file'), d = e.querySelector('.dir');
