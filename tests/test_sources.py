@@ -79,10 +79,12 @@ def test_a_run_over_urls_records_each_failure_by_url_and_retries_only_transient_
 def test_a_url_run_refuses_loopback_unless_allowed(tmp_path: Path, web: FakeWeb) -> None:
     listing = tmp_path / "urls.txt"
     listing.write_text(web.url("/coffee.jpg") + "\n")
-    summary = _url_run(tmp_path, listing)
-    assert summary.photos == 0 and web.hits["/coffee.jpg"] == 0
-    reason = sqlite3.connect(tmp_path / "run" / "ledger.sqlite").execute("SELECT reason FROM source_failures")
-    assert "loopback address (pass --allow-private-urls" in reason.fetchone()[0]
+    from editforge.engine.skipped import NoUsablePhotos
+
+    # nothing left to edit is an error that names why each URL was skipped, not a run of 0 photos
+    with pytest.raises(NoUsablePhotos, match=r"1 files skipped: .*loopback address \(pass --allow-private-urls"):
+        _url_run(tmp_path, listing)
+    assert web.hits["/coffee.jpg"] == 0
 
 
 def test_folder_and_samples(photo_dir: Path) -> None:
