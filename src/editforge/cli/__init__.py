@@ -12,7 +12,7 @@ from rich.markup import escape
 from editforge.cli.app import app, console
 
 # isort: off
-from editforge.cli import runs, single, inspect  # noqa: E402, F401 - registers the commands, in help order
+from editforge.cli import runs, single, inspect, calibrate, imports  # noqa: E402, F401 - registers the commands, in help order
 # isort: on
 
 
