@@ -30,11 +30,11 @@ answered more than once), `count(role=, fault=)`, `reset_counts()`; `errors` lis
 failures (each answered 500), which a test should find empty. A `Call` has `arrived` and `answered`
 (time.monotonic()); an answer ready after its client went away is not sent: status 499, not "paid".
 `bill()`: the (model, input tokens, output tokens, images) of every 200 answer, as an invoice lists them.
+The faults, their draw, the quota and the counters live in `fake_gemini_faults`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -44,65 +44,26 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
-
-from editforge.images import encode_png
+from editforge.testing.fake_gemini_faults import (
+    ERRORS,
+    FAULTS,
+    ROLE_FAULTS,
+    Call,
+    CallLedger,
+    FaultScript,
+    check_faults,
+    image_data,
+    spoiled_answer,
+)
 from editforge.testing.fake_gemini_models import Answer, BadRequest, answer, read_request, usage_metadata
 
-ERRORS: dict[str, tuple[int, str, str]] = {
-    "400": (400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
-    "401": (401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
-    "403": (403, "PERMISSION_DENIED", "The caller does not have permission."),
-    "404": (404, "NOT_FOUND", "models/{model} is not found for API version {version}."),
-    "429": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
-    "500": (500, "INTERNAL", "An internal error has occurred. Please retry."),
-    "503": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
-}
-ROLE_FAULTS: dict[str, set[str]] = {
-    "text_only": {"editor"}, "bad_base64": {"editor"}, "truncated_image": {"editor"}, "unchanged": {"editor"},
-    "blank": {"editor"}, "image_safety": {"editor"}, "bad_json": {"judge"}, "out_of_range": {"judge"},
-}  # fmt: skip
-FAULTS = (*ERRORS, "hang", "drop", "safety", "empty", *ROLE_FAULTS)
+__all__ = ["FAULTS", "Call", "FakeGemini"]
 _MODEL_LOCK = threading.Lock()
 _PATH = re.compile(r"/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent")
-
-
-@dataclass
-class Call:
-    """One request as the server saw it. `status`: 0 when no response was sent (drop, hang), 499 when
-    the answer was ready but its client had gone."""
-
-    model: str
-    role: str
-    digest: str
-    fault: str | None  # an injected fault, or "rate_limit" for a 429 from the server's own quota
-    status: int = 0
-    arrived: float = 0.0  # time.monotonic() when the request was read
-    answered: float = 0.0  # ... and when the response was sent (or given up)
-    # What a 200 answer billed, refusals and unusable replies included: its usageMetadata, and the
-    # images it generated (what a real invoice counts, for tests to compare with the ledger).
-    usage: dict[str, int] | None = None
-    images: int = 0
-    prompt: str = ""  # the request's text parts
-
-
-class _Bucket:  # a token bucket: `rate` tokens a second, at most `size` held; full at the start
-    def __init__(self, rate: float, size: float) -> None:
-        self.rate, self.size, self.tokens, self.at = rate, max(1.0, size), max(1.0, size), time.monotonic()
-
-    def take(self, now: float) -> float:  # 0.0 when a token was taken, else the seconds until one is due
-        self.tokens = min(self.size, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
 
 
 class _Server(ThreadingHTTPServer):
@@ -131,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
 
-class FakeGemini:
+class FakeGemini(CallLedger):
     def __init__(
         self,
         *,
@@ -148,24 +109,12 @@ class FakeGemini:
         rate_limit_burst_s: float = 1.0,  # the bucket holds this many seconds of allowance
         host: str = "127.0.0.1",
     ) -> None:
-        unknown = [f for f in [*(script or []), *(fault_rates or {})] if f is not None and f not in FAULTS]
-        if unknown:
-            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        super().__init__()  # the counters, and the lock that guards them and `faults`
+        self.faults = FaultScript(script, fault_rates, seed, rate_limit_rpm, rate_limit_burst_s)
         self.api_key, self.models = api_key, models
-        self.fault_rates = dict(fault_rates or {})
-        self.seed, self.latency_s, self.hang_s = seed, latency_s, hang_s
+        self.latency_s, self.hang_s = latency_s, hang_s
         self.retry_after, self.editor_miss_rate = retry_after, editor_miss_rate
-        if rate_limit_rpm is not None and rate_limit_rpm <= 0:
-            raise ValueError(f"rate_limit_rpm must be positive, got {rate_limit_rpm!r}")
-        self.rate_limit_rpm, self.rate_limit_burst_s = rate_limit_rpm, rate_limit_burst_s  # see _limited
-        self._buckets: dict[str, _Bucket] = {}
-        self.calls: list[Call] = []
-        self.by_model: Counter[str] = Counter()
-        self.by_content: Counter[tuple[str, str]] = Counter()
-        self.paid: Counter[tuple[str, str]] = Counter()
         self.errors: list[str] = []  # handler failures (bugs in the fake), kept for tests to assert on
-        self._queues: dict[str, deque[str | None]] = {"*": deque(script or [])}
-        self._lock = threading.Lock()
         # The offline models share OpenCV cascade classifiers, which are not thread-safe (concurrent
         # detectMultiScale crashes the process): one answer at a time, across all fakes in the process.
         self._model_lock = _MODEL_LOCK
@@ -202,66 +151,22 @@ class FakeGemini:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- scripting and counters -------------------------------------------------------------------------
+    # --- scripting --------------------------------------------------------------------------------------
 
     def script(self, *faults: str | None, role: str = "*") -> None:
         """Queue faults for the next requests (of `role`, or any); None or "ok" serves one normally."""
-        bad = [f for f in faults if f not in (None, "ok") and f not in FAULTS]
-        if bad:
-            raise ValueError(f"unknown fault(s) {bad}; known: {', '.join(FAULTS)}")
+        queued = [None if f == "ok" else f for f in faults]
+        check_faults(queued)
         with self._lock:
-            self._queues.setdefault(role, deque()).extend(None if f == "ok" else f for f in faults)
-
-    def paid_twice(self) -> list[tuple[str, str]]:
-        return sorted(key for key, n in self.paid.items() if n > 1)
-
-    def bill(self) -> list[tuple[str, int, int, int]]:
-        with self._lock:
-            return [
-                (c.model, c.usage["promptTokenCount"], c.usage["candidatesTokenCount"], c.images)
-                for c in self.calls
-                if c.status == 200 and c.usage is not None
-            ]
-
-    def count(self, role: str | None = None, fault: str | None = None) -> int:
-        return sum(1 for c in self.calls if role in (None, c.role) and fault in (None, c.fault))
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self.calls.clear()
-            self.by_model.clear()
-            self.by_content.clear()
-            self.paid.clear()
+            self.faults.queue(queued, role)
 
     # --- serving ------------------------------------------------------------------------------------------
-
-    def _choose(self, role: str, digest: str, seen: int) -> str | None:
-        for name in (role, "*"):
-            queue = self._queues.get(name)
-            if queue:
-                return queue.popleft()
-        if not self.fault_rates:
-            return None
-        blob = hashlib.sha256(f"{self.seed}|{digest}|{seen}".encode()).digest()
-        draw = int.from_bytes(blob[:8], "big") / 2**64
-        for fault, rate in self.fault_rates.items():
-            if draw < rate:
-                return fault
-            draw -= rate
-        return None
 
     def _latency(self, digest: str) -> float:
         if isinstance(self.latency_s, tuple):
             low, high = self.latency_s
             return low + (high - low) * (int(digest[:8], 16) / 16**8)
         return float(self.latency_s)
-
-    def _limited(self, model: str, now: float) -> float:  # seconds until `model`'s quota has room; locked
-        if self.rate_limit_rpm is None:
-            return 0.0
-        rate = self.rate_limit_rpm / 60
-        bucket = self._buckets.setdefault(model, _Bucket(rate, rate * self.rate_limit_burst_s))
-        return bucket.take(now)
 
     def _handle(self, h: _Handler) -> None:
         try:
@@ -285,11 +190,11 @@ class FakeGemini:
                 now = time.monotonic()
                 self.by_model[model] += 1
                 self.by_content[(model, digest)] += 1
-                wait = self._limited(model, now) if self.models is None or model in self.models else 0.0
+                wait = self.faults.quota_wait(model, now) if self.models is None or model in self.models else 0.0
                 if wait:
                     fault: str | None = "rate_limit"
                 else:
-                    fault = self._choose(request.role, digest, self.by_content[(model, digest)])
+                    fault = self.faults.choose(request.role, digest, self.by_content[(model, digest)])
                 if fault in ROLE_FAULTS and request.role not in ROLE_FAULTS[fault]:
                     fault = None
                 if self.models is not None and model not in self.models:
@@ -342,12 +247,7 @@ class FakeGemini:
             made = self._answer(request, fault)
             parts: list[dict[str, Any]] = [{"text": made.text}] if made.text else []
             if made.png is not None:
-                data = base64.b64encode(made.png).decode()
-                if fault == "bad_base64":
-                    data = data[: len(data) // 2 - (len(data) // 2) % 4 + 1]  # a length no base64 has
-                elif fault == "truncated_image":
-                    data = base64.b64encode(made.png[: len(made.png) // 2]).decode()
-                parts.append({"inlineData": {"mimeType": "image/png", "data": data}})
+                parts.append({"inlineData": {"mimeType": "image/png", "data": image_data(made.png, fault)}})
             content = {"role": "model", "parts": parts}
             reply["candidates"] = [{"content": content, "finishReason": made.finish_reason, "index": 0}]
             reply["usageMetadata"] = usage_metadata(request, made)
@@ -364,24 +264,16 @@ class FakeGemini:
 
     def _quota_error(self, h: _Handler, model: str, wait: float) -> int:
         delay = f"{math.ceil(wait * 100) / 100:g}"  # the server's own quota: when a token is due
-        quota = f"generate_content_requests_per_minute, limit: {self.rate_limit_rpm:g}, model: {model}"
+        quota = f"generate_content_requests_per_minute, limit: {self.faults.rate_limit_rpm:g}, model: {model}"
         self._send_error(h, 429, "RESOURCE_EXHAUSTED", f"Quota exceeded for metric: {quota}",
                          [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay}s"}],
                          {"Retry-After": delay})  # fmt: skip
         return 429
 
     def _answer(self, request: Any, fault: str | None) -> Answer:
-        if fault == "text_only":
-            return Answer("I'm unable to edit this image as requested.")
-        if fault == "unchanged":  # an editor that hands the photo back as it was: a paid no-op
-            return Answer("Here is the edited image.", png=encode_png(request.images[0]))
-        if fault == "blank":  # a broken render: one flat grey
-            return Answer("Here is the edited image.", png=encode_png(np.full_like(request.images[0], 128)))
-        if fault == "bad_json":
-            return Answer('{"instruction_compliance": 0.8, "seamlessness": 0.7, "preserv')
-        if fault == "out_of_range":
-            return Answer(json.dumps({"instruction_compliance": 8, "seamlessness": 7, "preservation": 9,
-                                      "technical_quality": 10, "rationale": "scored out of ten"}))  # fmt: skip
+        spoiled = spoiled_answer(request, fault)
+        if spoiled is not None:
+            return spoiled
         with self._model_lock:
             return answer(request, self.editor_miss_rate)
 
