@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import LARGE_SOURCES, _load, machine_info
+from _common import LARGE_SOURCES, load_sample, machine_info
 from _hosted_common import DONE, KEY, gemini_roles, log, offline_types, write_config
 from PIL import Image
 
@@ -54,7 +54,7 @@ def make_photos(folder: Path, count: int, seed: int = SEED) -> int:
     """`count` distinct PNGs of 64–96 px: random crops, tints and flips of scikit-image's sample photos."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    sources = [_load(n) for n in LARGE_SOURCES[:8]]
+    sources = [load_sample(n) for n in LARGE_SOURCES[:8]]
     for i in range(count):
         src = sources[i % len(sources)]
         h, w = src.shape[:2]

@@ -23,20 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    PIECES,
     QuietGate,
-    Replay,
-    RunResult,
     cpu_ceiling,
-    dispatch_cost,
     machine_info,
     make_large_photos,
     make_small_photos,
-    replay_run,
-    run_editforge,
     system_busy_s,
     worker_thread_settings,
 )
+from _replay import PIECES, Replay, dispatch_cost, replay_run
+from _timed_run import RunResult, run_editforge
 
 GOAL_OVERHEAD = 0.10  # share of the 1-worker wall time outside the work itself, at most
 GOAL_SCALING = 1.8  # 1 → 2 workers speed-up, at least
