@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -65,6 +65,20 @@ class Invocation:
     stderr_tail: str = ""
 
 
+def start_run(config: Path, server: FakeGemini, log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start `python -m editforge run CONFIG -q` against `server`, its output into `log_file`, in a process
+    group of its own: a kill (or a sample of its memory) reaches the pool's workers too."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")}
+    env |= {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": server.base_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "editforge", "run", str(config), "-q"],
+        stdout=log_file,
+        stderr=log_file,
+        env=env,
+        start_new_session=True,
+    )
+
+
 def run_cli(
     config: Path,
     server: FakeGemini,
@@ -73,19 +87,11 @@ def run_cli(
     timeout_s: float = 600,
 ) -> Invocation:
     """`python -m editforge run CONFIG -q` against `server`; SIGKILL its process group once `kill_when()`."""
-    env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")}
-    env |= {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": server.base_url}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     killed_at = None
     with log_path.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "editforge", "run", str(config), "-q"],
-            stdout=err,
-            stderr=err,
-            env=env,
-            start_new_session=True,  # its own process group: the kill reaches the pool's workers too
-        )
+        proc = start_run(config, server, err)
         try:
             while proc.poll() is None:
                 if time.monotonic() - started > timeout_s:
