@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -20,7 +21,6 @@ def status(out: Path = typer.Argument(..., help="A run directory.")) -> None:
     """
     from editforge.dataset import FINISHED_SESSIONS
     from editforge.engine.run_state import read_state
-    from editforge.engine.runner import status_counts
     from editforge.store.ledger import Ledger
 
     with _user_errors():
@@ -249,3 +249,11 @@ def report(
         if len(stats.bad_rows) > 20:
             console.print(f"[yellow]… and {len(stats.bad_rows) - 20} more skipped rows[/] (in the report's notes)")
         out_console.print(f"open {result.index_html.as_uri()}")
+
+
+def status_counts(ledger) -> tuple[dict[str, int], dict[str, Counter[str]]]:  # noqa: ANN001 - a Ledger
+    """Tasks by status, overall and per edit type."""
+    by_type: dict[str, Counter[str]] = {}
+    for edit_type, status, n in ledger.counts_by_type():
+        by_type.setdefault(edit_type, Counter())[status] += n
+    return ledger.count_tasks(), by_type

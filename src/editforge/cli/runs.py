@@ -163,7 +163,7 @@ def estimate(
       editforge estimate --images photos/ --provider gemini --per-photo 3
     """
     from editforge.engine.estimate import estimate as predict
-    from editforge.engine.runner import list_sources
+    from editforge.engine.intake import list_sources
 
     with _user_errors():
         file_values = load_yaml(config_file) if config_file else {}

@@ -17,8 +17,7 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -31,10 +30,12 @@ from rich.markup import escape
 
 from editforge.config import ConfigError, RunConfig
 from editforge.engine import run_state, work
+from editforge.engine.bounded import run_bounded
 from editforge.engine.calls import BudgetReached, CallDeferred, Dispatcher, ModelUnreachable
 from editforge.engine.cpu_pool import RestartingProcessPool
 from editforge.engine.devices.pool import DevicePool, device_pools
 from editforge.engine.flow import TaskFlow
+from editforge.engine.intake import Intake
 from editforge.engine.interrupt import Interrupts
 from editforge.engine.plan_settings import check_same_run
 from editforge.engine.progress import RunProgress, category_table, device_line, single_turn_by_category
@@ -42,15 +43,9 @@ from editforge.engine.run_photos import RunPhotos, add_planned
 from editforge.engine.sessions import SessionFlow
 from editforge.engine.skipped import NoUsablePhotos, no_usable_photos
 from editforge.engine.targets import Goals
-from editforge.models.base import FatalModelError, TransientModelError
+from editforge.models.base import FatalModelError
 from editforge.models.prices import PriceTable
-from editforge.records import Photo, Session, SourceFailure, Task
-from editforge.sources import SourceItem
-from editforge.sources.download import Downloader, DownloadError
-from editforge.sources.folder import folder_items
-from editforge.sources.samples import sample_items
-from editforge.sources.urlpolicy import UrlPolicy
-from editforge.sources.urls import FetchedItem, UrlItem, url_items
+from editforge.records import Session, Task
 from editforge.stages.plan import PlannedSoFar, iter_plan_tasks, plan_sessions
 from editforge.store.images import record_images_uri
 from editforge.store.ledger import Ledger
@@ -80,24 +75,6 @@ class RunSummary:
     # later turns of sessions (→ multi-turn rows). `counts` is their sum.
     single_turn: dict[str, int] = field(default_factory=dict)
     turns: dict[str, int] = field(default_factory=dict)
-
-
-def list_sources(config: RunConfig) -> list[SourceItem]:
-    if config.source == "samples":
-        items: list[SourceItem] = list(sample_items())
-    elif config.source == "urls":
-        items = list(url_items(config.urls, url_policy(config)))  # type: ignore[arg-type]
-    else:
-        items = list(folder_items(config.images))  # type: ignore[arg-type]
-    return items[: config.photos] if config.photos else items
-
-
-def url_policy(config: RunConfig) -> UrlPolicy:
-    return UrlPolicy(
-        allow_private=config.allow_private_urls,
-        max_bytes=int(config.max_download_mb * 1024 * 1024),
-        deadline_s=config.download_deadline_s,
-    )
 
 
 class LocalRunner:
@@ -270,7 +247,9 @@ class LocalRunner:
         watchdog = asyncio.create_task(self._watchdog(dispatcher))
         meter = asyncio.create_task(self._device_meter(progress)) if self.device_pools else None
         try:
-            photo_ids = await self._ingest(ledger, executors["ingest"], progress)
+            stopped = lambda: self._stop is not None  # noqa: E731
+            intake = Intake(self.config, ledger, executors["ingest"], progress, self.console, stopped)
+            photo_ids = await intake.run()
             if not photo_ids and self._stop is None:
                 raise no_usable_photos(self.config, ledger.source_failures())
             photos = RunPhotos(ledger, photo_ids)
@@ -301,7 +280,7 @@ class LocalRunner:
                     progress.advance("tasks", task.edit_type, status, cost=dispatcher.spent_usd)
 
             stop = lambda: self._stop is not None or self.goals.single_turn_met()  # noqa: E731
-            await _bounded(one, todo, limit=self._concurrency(dispatcher), stop=stop)
+            await run_bounded(one, todo, limit=self._concurrency(dispatcher), stop=stop)
             if self.goals.sessions_wanted() or any(True for _ in ledger.sessions("planned")):
                 await self._sessions(ledger, SessionFlow(ledger, flow), photo_by_id, allowed, dispatcher, progress)
             return self._deferred
@@ -353,7 +332,7 @@ class LocalRunner:
                     self.goals.record_session(ledger, session)
                     progress.advance("sessions", status=status, cost=dispatcher.spent_usd)
 
-            await _bounded(one, pending, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None)
+            await run_bounded(one, pending, limit=self._concurrency(dispatcher), stop=lambda: self._stop is not None)
             if any(True for _ in ledger.sessions("planned")):
                 return  # deferred turns: leave them for the next run rather than loop on them
 
@@ -413,85 +392,3 @@ class LocalRunner:
             await asyncio.sleep(interval)
             for line in dispatcher.stuck(self.config.stuck_after_s):
                 self.console.print(f"[yellow]still waiting:[/] {escape(line)}")
-
-    async def _ingest_one(self, loop: asyncio.AbstractEventLoop, pool: Executor, item: SourceItem) -> Any:
-        # A worker that died (maybe on another photo) failed every call it held: try once more in the
-        # replaced pool; a photo that kills it again is recorded, retried on the next run.
-        for tries_left in (1, 0):
-            try:
-                return await loop.run_in_executor(pool, work.do_ingest, item, self.config.max_side)
-            except TransientModelError as exc:
-                if not tries_left:
-                    return SourceFailure(uri=item.uri, reason=f"{item.uri}: {exc.reason}", retryable=True)
-        raise AssertionError("unreachable")
-
-    async def _ingest(self, ledger: Ledger, pool: Executor, progress: RunProgress) -> list[str]:
-        """Ingest the new photos; returns the ids of the run's photos, in source order."""
-        loop = asyncio.get_running_loop()
-        items = list_sources(self.config)
-        new = [item for item in items if not ledger.is_known_source(item.uri)]
-        progress.start("photos", total=len(items), done=len(items) - len(new))
-
-        downloader = Downloader(url_policy(self.config), self.config.download_connections)
-
-        async def one(item: SourceItem) -> None:
-            result: Photo | SourceFailure | None = None
-            if isinstance(item, UrlItem):  # fetched here, many at once; the worker only decodes
-                try:
-                    data = await downloader.fetch(item.uri)
-                    item = FetchedItem(item.uri, attribution=item.attribution, license=item.license, data=data)
-                except DownloadError as exc:
-                    result = SourceFailure(uri=item.uri, reason=str(exc), retryable=exc.retryable)
-            if result is None:
-                result = await self._ingest_one(loop, pool, item)
-            if isinstance(result, SourceFailure):
-                ledger.add_source_failure(result)
-                again = " (will be retried on the next run)" if result.retryable else ""
-                self.console.print(f"[yellow]skipped photo[/] {escape(result.reason)}{again}")
-            else:
-                ledger.add_photo(result)
-            progress.advance("photos")
-
-        urls = any(isinstance(item, UrlItem) for item in new)
-        async with downloader:
-            await _bounded(
-                one,
-                new,
-                limit=max(self.config.workers * 2, self.config.download_connections * urls),
-                stop=lambda: self._stop is not None,
-            )
-        seen: dict[str, None] = {}
-        for item in items:  # source order, each distinct photo once (duplicates share a pixel hash)
-            photo_id = ledger.photo_id_for_uri(item.uri)
-            if photo_id is not None:
-                seen.setdefault(photo_id)
-        return list(seen)
-
-
-async def _bounded(
-    fn: Callable[[T], Awaitable[None]],
-    items: Iterable[T],
-    limit: int,
-    stop: Callable[[], bool] = lambda: False,
-) -> None:
-    """Run fn over items, at most `limit` in flight, creating coroutines only as slots free up."""
-    pending: set[asyncio.Task[None]] = set()
-    for item in items:
-        if stop():
-            break
-        if len(pending) >= limit:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for f in finished:
-                f.result()
-        pending.add(asyncio.ensure_future(fn(item)))
-    if pending:
-        finished, _ = await asyncio.wait(pending)
-        for f in finished:
-            f.result()
-
-
-def status_counts(ledger: Ledger) -> tuple[dict[str, int], dict[str, Counter[str]]]:
-    by_type: dict[str, Counter[str]] = {}
-    for edit_type, status, n in ledger.counts_by_type():
-        by_type.setdefault(edit_type, Counter())[status] += n
-    return ledger.count_tasks(), by_type
