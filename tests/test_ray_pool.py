@@ -3,6 +3,7 @@ bounds, and calls of an actor that dies sent again to another (on the session's 
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import os
 import signal
@@ -11,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
+ray = pytest.importorskip("ray")
 
-from editforge.config import RayPool, Roles, RoleSpec  # noqa: E402
+from editforge.config import RayPool, RetryPolicy, Roles, RoleSpec  # noqa: E402
+from editforge.engine.calls import Dispatcher  # noqa: E402
 from editforge.engine.ray_pool import ActorPoolExecutor, WorkerInit  # noqa: E402
 from editforge.models.base import FatalModelError, TransientModelError  # noqa: E402
+from editforge.models.prices import PriceTable  # noqa: E402
+from editforge.records import ModelRef  # noqa: E402
 
 
 def _pool(tmp_path: Path, resubmits: int = 3, idle_s: float = 60.0, **spec) -> ActorPoolExecutor:
@@ -86,5 +90,46 @@ def test_an_actor_whose_model_cannot_load_stops_the_run_with_the_reason(ray_clus
         with pytest.raises(FatalModelError, match="editor actors cannot start.*no-such-provider"):
             pool.submit(operator.add, 1, 2).result(timeout=60)
         assert pool.resent == 0  # not sent again to another actor that would fail the same way
+    finally:
+        pool.shutdown()
+
+
+def _dispatcher(pool: ActorPoolExecutor, local_timeout_s: float) -> Dispatcher:
+    return Dispatcher(
+        executors={"editor": pool},
+        execution={"editor": "cpu"},
+        refs={"editor": ModelRef(provider="offline", model="classical-editor")},
+        limits={},
+        retries=RetryPolicy(max_tries=3, base_s=0.01, max_wait_s=0.05),
+        timeout_s=60.0,
+        local_timeout_s=local_timeout_s,
+        prices=PriceTable({}),
+    )
+
+
+def test_the_timeout_counts_a_calls_own_running_time_not_its_wait_for_a_slot(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, min_actors=1, max_actors=1)
+    try:
+        pool.pids()  # started: the clock must not count the actor's start either
+        d = _dispatcher(pool, local_timeout_s=1.5)
+
+        async def calls() -> list[None]:
+            return await asyncio.gather(*(d.call("editor", f"t{i}", time.sleep, 0.6) for i in range(4)))
+
+        # Each runs 0.6 s, well inside 1.5 s; queued on the one actor the last waits 1.8 s before it runs.
+        assert asyncio.run(calls()) == [None] * 4
+        assert d.abandoned_calls == 0 and d.transient_errors == 0
+    finally:
+        pool.shutdown()
+
+
+def test_a_call_waiting_for_a_slot_is_not_running_yet(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, min_actors=1, max_actors=1)
+    try:
+        pool.pids()
+        first, second = pool.submit(time.sleep, 1.0), pool.submit(operator.add, 1, 2)
+        time.sleep(0.5)
+        assert first.running() and not second.running() and not second.done()
+        assert second.result(timeout=60) == 3
     finally:
         pool.shutdown()

@@ -5,7 +5,9 @@ that executor on a cluster. Each actor runs `work.init_worker` once (builds its 
 store) and then `fn(*args)` per call — the same functions, arguments and results as a local worker
 process. A call goes to the least loaded live actor; when every actor is full and the pool is below
 `max_actors` a new one is started (Ray places it wherever the resources it asks for are free), and an
-actor above `min_actors` left idle for `idle_s` is released.
+actor above `min_actors` left idle for `idle_s` is released. When every slot of every actor is taken, a
+call waits here, in the driver, and is "running" (its timeout's clock started) only once an actor
+that has started takes it.
 
 Faults: an actor that dies (its process killed, its node lost, out of memory) fails its calls with a
 `RayActorError`; the pool drops it and sends those calls again to another actor, up to `resubmits`
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -93,16 +96,19 @@ class RoleWorker:
 class _Actor:
     handle: Any
     pid_ref: Any  # ObjectRef of its pid: known once it has started
+    ready: Future  # done once the actor has started (its model loaded)
     in_flight: int = 0
     idle_since: float = field(default_factory=time.monotonic)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Call:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     future: Future
     resubmitted: int = 0
+    actor: _Actor | None = None  # where it runs now
+    ref: Any = None  # its ObjectRef there
 
 
 class ActorPoolExecutor(Executor):
@@ -132,6 +138,8 @@ class ActorPoolExecutor(Executor):
         self._init_args = (init, cv_threads, device_role)
         self._lock = threading.Lock()
         self._actors: list[_Actor] = []
+        self._waiting: deque[_Call] = deque()  # calls no actor slot is free for yet (they wait here, not on an actor)
+        self._sent: dict[Future, _Call] = {}  # calls on an actor, by the future the dispatcher holds
         self._closed = False
         self.started = 0  # actors started over the pool's life
         self.lost_actors = 0  # actors found dead
@@ -146,8 +154,7 @@ class ActorPoolExecutor(Executor):
         if self._closed:
             raise RuntimeError(f"{self.name} pool is shut down")
         call = _Call(fn, args, Future())
-        call.future.set_running_or_notify_cancel()
-        self._send(call)
+        self._send(call)  # the future turns "running" when an actor that has started takes the call
         return call.future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -156,6 +163,8 @@ class ActorPoolExecutor(Executor):
             actors, self._actors = self._actors, []
         for actor in actors:
             ray.kill(actor.handle, no_restart=True)
+        while self._waiting:
+            self._resolve(self._waiting.popleft(), error=RuntimeError(f"{self.name} pool is shut down"))
 
     # -- what the tests and the benchmark look at ---------------------------------------------------
     def pids(self, timeout_s: float = 60.0) -> list[int]:
@@ -178,20 +187,22 @@ class ActorPoolExecutor(Executor):
     # -- inside -------------------------------------------------------------------------------------
     def _start_actor(self) -> _Actor:
         handle = self._remote.remote(*self._init_args)
-        actor = _Actor(handle, handle.pid.remote())
+        pid_ref = handle.pid.remote()
+        actor = _Actor(handle, pid_ref, pid_ref.future())
         self._actors.append(actor)
         self.started += 1
         return actor
 
-    def _pick(self) -> _Actor:
-        """The least loaded actor; a new one when all are full and the pool may grow. Holds the lock."""
+    def _pick(self) -> _Actor | None:
+        """The least loaded actor with a free slot; a new one when all are full and the pool may grow;
+        None when the pool is full (the call waits in the pool). Holds the lock."""
         self._release_idle()
         free = [a for a in self._actors if a.in_flight < self.slots]
         if free:
             return min(free, key=lambda a: a.in_flight)
         if len(self._actors) < self.max_actors:
             return self._start_actor()
-        return min(self._actors, key=lambda a: a.in_flight)  # queue on the actor that will free up first
+        return None
 
     def _release_idle(self) -> None:
         now = time.monotonic()
@@ -205,13 +216,57 @@ class ActorPoolExecutor(Executor):
     def _send(self, call: _Call) -> None:
         with self._lock:
             if self._closed:
-                call.future.set_exception(RuntimeError(f"{self.name} pool is shut down"))
+                self._resolve(call, error=RuntimeError(f"{self.name} pool is shut down"))
                 return
-            actor = self._pick()
+            actor = self._pick() if not self._waiting else None  # first come, first served
+            if actor is None:
+                self._waiting.append(call)
+                return
             actor.in_flight += 1
-        ref = actor.handle.call.remote(call.fn, *call.args)
+        self._dispatch(actor, call)
+
+    def _drain(self) -> None:
+        """Hand waiting calls to the slots that freed up (or to new actors, within max_actors)."""
+        ready: list[tuple[_Actor, _Call]] = []
+        with self._lock:
+            while self._waiting and not self._closed:
+                if self._waiting[0].future.done():  # cancelled while it waited
+                    self._waiting.popleft()
+                    continue
+                actor = self._pick()
+                if actor is None:
+                    break
+                actor.in_flight += 1
+                ready.append((actor, self._waiting.popleft()))
+        for actor, call in ready:
+            self._dispatch(actor, call)
+
+    def _dispatch(self, actor: _Actor, call: _Call) -> None:
+        call.actor = actor
+        with self._lock:
+            self._sent[call.future] = call
+        call.ref = actor.handle.call.remote(call.fn, *call.args)
+        # The call's clock (the dispatcher's timeout) starts when it runs: once its actor has started, not
+        # while the actor loads its model. An actor runs at most `slots` calls, so a sent call runs at once.
+        actor.ready.add_done_callback(lambda _: self._mark_running(call))
         # Ray completes this future on its own thread: hand the result over and return at once.
-        ref.future().add_done_callback(lambda done: self._finished(actor, call, done))
+        call.ref.future().add_done_callback(lambda done: self._finished(actor, call, done))
+
+    def _mark_running(self, call: _Call) -> None:
+        with self._lock:
+            if not call.future.running() and not call.future.done():
+                call.future.set_running_or_notify_cancel()
+
+    def _resolve(self, call: _Call, result: Any = None, error: BaseException | None = None) -> None:
+        self._sent.pop(call.future, None)
+        if call.future.done():  # cancelled by its caller while it waited
+            return
+        if not call.future.running() and not call.future.set_running_or_notify_cancel():
+            return
+        if error is None:
+            call.future.set_result(result)
+        else:
+            call.future.set_exception(error)
 
     def _finished(self, actor: _Actor, call: _Call, done: Future) -> None:
         error = done.exception()
@@ -222,11 +277,11 @@ class ActorPoolExecutor(Executor):
                 self._actors.remove(actor)  # dead: every other call it held fails the same way
                 self.lost_actors += 1
         if error is None:
-            call.future.set_result(done.result())
+            self._resolve(call, done.result())
         elif isinstance(error, RayActorError) and CANNOT_START in str(error):
             # The model cannot load (missing weights, a bad option): every new actor would fail the same way.
             reason = str(error).strip().splitlines()[-1]
-            call.future.set_exception(FatalModelError(f"the {self.name} actors cannot start: {reason}"))
+            self._resolve(call, error=FatalModelError(f"the {self.name} actors cannot start: {reason}"))
         elif isinstance(error, LOST) and call.resubmitted < self.resubmits and not self._closed:
             call.resubmitted += 1
             self.resent += 1
@@ -234,8 +289,11 @@ class ActorPoolExecutor(Executor):
             threading.Thread(target=self._send, args=(call,), daemon=True).start()
         elif isinstance(error, LOST):  # transient for the engine: retried with backoff, then left for a rerun
             died = f"{self.name}: the actor running this call died {call.resubmitted + 1} times"
-            call.future.set_exception(TransientModelError(died))
+            self._resolve(call, error=TransientModelError(died))
         elif isinstance(error, RayTaskError) and isinstance(error.cause, Exception):
-            call.future.set_exception(error.cause)  # the worker's own exception, as a local pool raises it
+            self._resolve(call, error=error.cause)  # the worker's own exception, as a local pool raises it
         else:
-            call.future.set_exception(error)
+            self._resolve(call, error=error)
+        # A slot freed up: not from Ray's callback thread either (starting an actor there can wait on itself).
+        if self._waiting:
+            threading.Thread(target=self._drain, daemon=True).start()
