@@ -7,6 +7,7 @@ import asyncio
 import operator
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -94,6 +95,19 @@ def test_an_actor_whose_model_cannot_load_stops_the_run_with_the_reason(ray_clus
         pool.shutdown()
 
 
+def _hang_once(value: int, marker: str) -> int:  # sent by value: the actors cannot import this test module
+    """A test-only model call that hangs the first time (a stuck driver, a wedged GPU kernel)."""
+    try:
+        Path(marker).touch(exist_ok=False)
+    except FileExistsError:
+        return value * 2
+    time.sleep(300)
+    return value * 2
+
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
 def _dispatcher(pool: ActorPoolExecutor, local_timeout_s: float) -> Dispatcher:
     return Dispatcher(
         executors={"editor": pool},
@@ -107,6 +121,25 @@ def _dispatcher(pool: ActorPoolExecutor, local_timeout_s: float) -> Dispatcher:
     )
 
 
+def test_a_hung_call_gets_its_actor_replaced_so_the_pools_capacity_comes_back(ray_cluster, tmp_path: Path) -> None:
+    pool = _pool(tmp_path, min_actors=1, max_actors=1)
+    try:
+        hung_pid = pool.pids()[0]
+        d = _dispatcher(pool, local_timeout_s=2.0)
+        marker = str(tmp_path / "hung")
+
+        async def calls() -> list[int]:
+            return await asyncio.gather(*(d.call("editor", f"t{i}", _hang_once, i, marker) for i in range(3)))
+
+        started = time.monotonic()
+        assert asyncio.run(calls()) == [0, 2, 4]  # with one actor, nothing after the hung call could run without this
+        assert time.monotonic() - started < 60
+        assert pool.hung_replaced == 1 and d.abandoned_calls == 1
+        assert pool.size == 1 and hung_pid not in pool.pids()  # the stuck actor is gone, a fresh one took its place
+    finally:
+        pool.shutdown()
+
+
 def test_the_timeout_counts_a_calls_own_running_time_not_its_wait_for_a_slot(ray_cluster, tmp_path: Path) -> None:
     pool = _pool(tmp_path, min_actors=1, max_actors=1)
     try:
@@ -118,7 +151,7 @@ def test_the_timeout_counts_a_calls_own_running_time_not_its_wait_for_a_slot(ray
 
         # Each runs 0.6 s, well inside 1.5 s; queued on the one actor the last waits 1.8 s before it runs.
         assert asyncio.run(calls()) == [None] * 4
-        assert d.abandoned_calls == 0 and d.transient_errors == 0
+        assert d.abandoned_calls == 0 and d.transient_errors == 0 and pool.hung_replaced == 0
     finally:
         pool.shutdown()
 

@@ -271,8 +271,11 @@ class Dispatcher:
             # A process-pool worker cannot be stopped alone: a pool that can replace its workers does
             # (the held calls are retried); the runner kills any left at the end instead of waiting.
             self.abandoned_calls += 1
+            abandon = getattr(executor, "abandon", None)  # a pool that can stop this one call (Ray actors)
             replace = getattr(executor, "replace_hung", None)
-            if replace is not None:
+            if abandon is not None:
+                abandon(started)
+            elif replace is not None:
                 replace()
             raise TransientModelError(f"no reply within {self.local_timeout_s:.0f} s") from None
 

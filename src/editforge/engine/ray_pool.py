@@ -109,6 +109,7 @@ class _Call:
     resubmitted: int = 0
     actor: _Actor | None = None  # where it runs now
     ref: Any = None  # its ObjectRef there
+    abandoned: bool = False  # the dispatcher gave up on it (timed out): its actor was killed
 
 
 class ActorPoolExecutor(Executor):
@@ -144,6 +145,7 @@ class ActorPoolExecutor(Executor):
         self.started = 0  # actors started over the pool's life
         self.lost_actors = 0  # actors found dead
         self.resent = 0  # calls sent again after their actor died
+        self.hung_replaced = 0  # actors killed and replaced because a call on them ran past its timeout
         for _ in range(spec.min_actors):
             self._start_actor()
 
@@ -156,6 +158,23 @@ class ActorPoolExecutor(Executor):
         call = _Call(fn, args, Future())
         self._send(call)  # the future turns "running" when an actor that has started takes the call
         return call.future
+
+    def abandon(self, future: Future) -> None:
+        """The dispatcher gave up on this call (it ran past its timeout). A threaded actor cannot interrupt a
+        running call (`ray.cancel` only drops one not yet started, and `force` is refused for actor tasks),
+        so its actor is killed: the pool starts a replacement, and the actor's other calls are sent again."""
+        with self._lock:
+            call = self._sent.get(future)
+            if call is None or call.actor is None:
+                return
+            call.abandoned = True
+            actor = call.actor
+            if actor in self._actors:
+                self._actors.remove(actor)
+                self.hung_replaced += 1
+        ray.cancel(call.ref)
+        ray.kill(actor.handle, no_restart=True)
+        self._drain()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
@@ -243,6 +262,7 @@ class ActorPoolExecutor(Executor):
 
     def _dispatch(self, actor: _Actor, call: _Call) -> None:
         call.actor = actor
+        call.abandoned = False
         with self._lock:
             self._sent[call.future] = call
         call.ref = actor.handle.call.remote(call.fn, *call.args)
@@ -276,7 +296,9 @@ class ActorPoolExecutor(Executor):
             if isinstance(error, LOST) and actor in self._actors:
                 self._actors.remove(actor)  # dead: every other call it held fails the same way
                 self.lost_actors += 1
-        if error is None:
+        if call.abandoned:  # nobody waits for it: the dispatcher retried it already
+            self._resolve(call, error=TransientModelError(f"{self.name}: timed out, its actor was replaced"))
+        elif error is None:
             self._resolve(call, done.result())
         elif isinstance(error, RayActorError) and CANNOT_START in str(error):
             # The model cannot load (missing weights, a bad option): every new actor would fail the same way.
