@@ -85,29 +85,6 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def s3_bucket(monkeypatch: pytest.MonkeyPatch):
-    """An in-process S3-compatible server (moto) on 127.0.0.1 with one empty bucket; never a real cloud."""
-    pytest.importorskip("s3fs")
-    moto_server = pytest.importorskip("moto.server")
-    import boto3
-
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="editforge-test")
-    import fsspec
-
-    fsspec.filesystem("s3").clear_instance_cache()  # no client from an earlier test's server
-    yield boto3.client("s3", endpoint_url=endpoint)
-    server.stop()
-
-
 def test_a_run_with_images_on_s3_exports_the_same_dataset(tmp_path: Path, photo_dir: Path, s3_bucket) -> None:
     run(build_config(_settings(tmp_path / "plain", photo_dir, photos=2), {}), quiet=True)
     uri = "s3://editforge-test/runs/r1"

@@ -15,6 +15,7 @@ from editforge.report.data import ImageResolver, Stats, manifest_rows, manifest_
 from editforge.report.gallery import GalleryIndex, Thumbnails, summary_data, write_gallery, write_summary
 from editforge.report.html import write_html
 from editforge.report.plots import Plot, make_plots
+from editforge.report.store_images import ReportImages
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -54,9 +55,12 @@ def build_report(
         report_dir = Path(out or run_dir / "report").resolve()
         report_dir.mkdir(parents=True, exist_ok=True)
         thumbs = Thumbnails(report_dir, thumb_size, workers)
+        images = ReportImages(Path(run_dir).resolve(), report_dir)  # RUN/images, or the run's image store
         with Ledger(run_dir / "ledger.sqlite") as ledger:
             stats = run_stats(ledger, Path(run_dir).resolve().name)
-            index = write_gallery(run_rows(ledger, Path(run_dir).resolve(), stats), report_dir, page_size, thumbs)
+            rows = run_rows(ledger, Path(run_dir).resolve(), stats, images)
+            index = write_gallery(rows, report_dir, page_size, thumbs)
+        _store_notes(stats, images)
     else:
         paths = [Path(p) for p in manifests or []]
         report_dir = Path(out or paths[0].parent / "report").resolve()
@@ -86,3 +90,16 @@ def build_report(
         thumbs_failed=thumbs.failed if thumbs else 0,
         elapsed_s=time.perf_counter() - start,
     )
+
+
+def _store_notes(stats: Stats, images: ReportImages) -> None:
+    if images.error:
+        stats.notes.append(f"{images.error}: the cards name the images instead")
+    elif images.copied or (images.store is not None and images.copies.is_dir()):
+        stats.notes.append(
+            f"Images read from the run's image store {images.uri}: copied into the report's images/ folder "
+            "(thumbnails and full-size links use the copies)"
+        )
+    if images.missing:
+        stats.images_missing += images.missing
+        stats.notes.append(f"{images.missing} images not found in the run's image store {images.uri}")

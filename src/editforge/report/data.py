@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
@@ -29,6 +29,7 @@ from editforge.store.ledger import Ledger
 
 BINS = 50  # score histograms: 0.02 wide over [0, 1], so a 0.7 threshold falls on a bin edge
 SCORE_KEYS = (*CRITERIA, "score")
+Locate = Callable[[str], dict]  # an image's name in the run → the row's image ({"path": ...} or {"missing": ...})
 
 
 @dataclass
@@ -146,20 +147,22 @@ def _verdict_fields(verdict: Verdict | None) -> dict:
     }
 
 
-def _attempt(run_dir: Path, attempt: Attempt, verdict: Verdict | None, role: str) -> dict:
+def _attempt(locate: Locate, attempt: Attempt, verdict: Verdict | None, role: str) -> dict:
     fields = _verdict_fields(verdict)
     if attempt.status != "ok" or attempt.output_image is None:
         role, fields["rationale"] = "error", attempt.error or fields["rationale"] or "no image"
     return {
         "role": role,
         "index": attempt.index,
-        "img": {"path": str(run_dir / attempt.output_image)} if attempt.output_image else None,
+        "img": locate(attempt.output_image) if attempt.output_image else None,
         "editor": _ref(attempt.model),
         **fields,
     }
 
 
-def _turn(run_dir: Path, task: Task, long: Instruction | None, short: Instruction | None, attempts: list[dict]) -> dict:
+def _turn(
+    locate: Locate, task: Task, long: Instruction | None, short: Instruction | None, attempts: list[dict]
+) -> dict:
     kind = taxonomy.get(task.edit_type)
     judge = next((a.get("judge") for a in attempts if a.get("judge")), "")
     return {
@@ -169,14 +172,14 @@ def _turn(run_dir: Path, task: Task, long: Instruction | None, short: Instructio
         "category": kind.category,
         "long": long.text if long else "",
         "short": short.text if short else "",
-        "input": {"path": str(run_dir / task.input_image)},
+        "input": locate(task.input_image),
         "attempts": attempts,
         "models": {"writer": _ref(long.model if long else None), "rewriter": _ref(short.model if short else None),
                    "judge": judge},
     }  # fmt: skip
 
 
-def _task_turn(ledger: Ledger, run_dir: Path, task: Task) -> tuple[dict, list[str], float | None]:
+def _task_turn(ledger: Ledger, locate: Locate, task: Task) -> tuple[dict, list[str], float | None]:
     """One task as a gallery turn, the subsets it feeds, and its score (the pass, or the best failure)."""
     attempts, verdicts = ledger.attempts(task.task_id), ledger.verdicts(task.task_id)
     long, short = ledger.instruction(task.task_id, "long"), ledger.instruction(task.task_id, "short")
@@ -201,16 +204,20 @@ def _task_turn(ledger: Ledger, run_dir: Path, task: Task) -> tuple[dict, list[st
         scores = [verdicts[a.attempt_id].score for a in attempts if a.attempt_id in verdicts]
         score = max((s for s in scores if s is not None), default=None)
     # attempts before the pass without an image (refusals) are not rejected images: _attempt marks them
-    turn_attempts = [_attempt(run_dir, a, verdicts.get(a.attempt_id), roles[a.attempt_id]) for a in shown]
-    return _turn(run_dir, task, long, short, turn_attempts), subsets, score
+    turn_attempts = [_attempt(locate, a, verdicts.get(a.attempt_id), roles[a.attempt_id]) for a in shown]
+    return _turn(locate, task, long, short, turn_attempts), subsets, score
 
 
 def _source(photo: Photo) -> dict:
     return {"uri": photo.uri, "attribution": photo.attribution or "", "license": photo.license or ""}
 
 
-def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Iterator[dict]:
-    """Gallery rows in plan order: single-turn examples and failed tasks, then multi-turn sessions."""
+def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None, locate: Locate | None = None) -> Iterator[dict]:
+    """Gallery rows in plan order: single-turn examples and failed tasks, then multi-turn sessions. `locate`
+    turns an image name into the row's image (report.store_images reads a run's image store); by default
+    the image is the file under the run directory."""
+    if locate is None:
+        locate = lambda rel: {"path": str(run_dir / rel)}  # noqa: E731
     photos: dict[str, Photo] = {}
 
     def photo(photo_id: str) -> Photo:
@@ -223,7 +230,7 @@ def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Itera
         status, _, reason = statuses[task.task_id].partition("|")
         if status == "planned" or (status == "passed" and task.session_id is not None):
             continue  # unfinished, or a later turn shown with its session
-        turn, subsets, score = _task_turn(ledger, run_dir, task)
+        turn, subsets, score = _task_turn(ledger, locate, task)
         if status != "passed":
             subsets = ["failed"]
         p = photo(task.photo_id)
@@ -247,7 +254,7 @@ def run_rows(ledger: Ledger, run_dir: Path, stats: Stats | None = None) -> Itera
         for task in [ledger.task(session.first_task_id), *turn_tasks]:
             if task is None or not statuses.get(task.task_id, "").startswith("passed|"):
                 continue
-            turn, _, score = _task_turn(ledger, run_dir, task)
+            turn, _, score = _task_turn(ledger, locate, task)
             turns.append((turn, score))
         if stats is not None:
             stats.turns_per_session[len(turns)] += 1
