@@ -146,6 +146,8 @@ class ActorPoolExecutor(Executor):
         self.lost_actors = 0  # actors found dead
         self.resent = 0  # calls sent again after their actor died
         self.hung_replaced = 0  # actors killed and replaced because a call on them ran past its timeout
+        self._wake = threading.Event()
+        threading.Thread(target=self._feed, name=f"editforge-{name}-feeder", daemon=True).start()
         for _ in range(spec.min_actors):
             self._start_actor()
 
@@ -174,12 +176,13 @@ class ActorPoolExecutor(Executor):
                 self.hung_replaced += 1
         ray.cancel(call.ref)
         ray.kill(actor.handle, no_restart=True)
-        self._drain()
+        self._wake.set()  # a replacement actor takes the calls waiting for a slot
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True
             actors, self._actors = self._actors, []
+        self._wake.set()  # the feeder sees the pool closed and ends
         for actor in actors:
             ray.kill(actor.handle, no_restart=True)
         while self._waiting:
@@ -316,6 +319,12 @@ class ActorPoolExecutor(Executor):
             self._resolve(call, error=error.cause)  # the worker's own exception, as a local pool raises it
         else:
             self._resolve(call, error=error)
-        # A slot freed up: not from Ray's callback thread either (starting an actor there can wait on itself).
-        if self._waiting:
-            threading.Thread(target=self._drain, daemon=True).start()
+        if self._waiting:  # a slot freed up: the pool's feeder thread hands it the next waiting call
+            self._wake.set()
+
+    def _feed(self) -> None:
+        # Its own thread, not Ray's callback thread: sending (or starting an actor) there can wait on itself.
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            self._drain()
