@@ -293,7 +293,7 @@ def test_an_image_missing_from_the_store_is_named_not_broken(run: Path, tmp_path
 
 
 def test_manifest_paths_cannot_escape_the_images_folder(tmp_path: Path) -> None:
-    from editforge.report.data import ImageResolver
+    from editforge.report.manifest import ImageResolver
 
     images = tmp_path / "images"
     images.mkdir()

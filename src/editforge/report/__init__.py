@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from editforge.report.data import ImageResolver, Stats, manifest_rows, manifest_stats, run_rows, run_stats
+from editforge.report.data import Stats, run_rows, run_stats
 from editforge.report.gallery import GalleryIndex, Thumbnails, summary_data, write_gallery, write_summary
 from editforge.report.html import write_html
+from editforge.report.manifest import ImageResolver, manifest_rows, manifest_stats
 from editforge.report.plots import Plot, make_plots
 from editforge.report.store_images import ReportImages
 
