@@ -21,13 +21,10 @@ from editforge.models.offline.editor.ops_common import (
     smooth_noise,
     to_hsv,
 )
-from editforge.models.offline.editor.ops_strokes import back_to, directional_blur, working_copy
+from editforge.models.offline.editor.ops_strokes import back_to, brush_unit, directional_blur, working_copy
 
 WORK_SIDE = 900
 
-
-def _unit(img: np.ndarray) -> float:
-    return max(0.35, min(img.shape[:2]) / 400.0)
 
 
 def _smooth(img: np.ndarray, passes: int, u: float) -> np.ndarray:
@@ -57,7 +54,7 @@ def _thick(ink: np.ndarray, px: int) -> np.ndarray:
 
 
 def _cartoon(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     levels = int(draw.rng.integers(5, 8))
     flat = cel_bands(saturate(_smooth(img, 3 if s <= 1.2 else 6, u), 1.0 + 0.25 * min(s, 2.0)), levels)
     ink = _thick(ink_lines(luminance(img), 1.2 * u, phi=90.0, eps=-0.012), max(1, round(1.2 * u * s)))
@@ -65,7 +62,7 @@ def _cartoon(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details
 
 
 def _pencil(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     h, w = img.shape[:2]
     gray = contrast(luminance(img), 1.1)
     # Colour dodge of the grey over its blurred negative: the classic graphite-on-paper look.
@@ -93,7 +90,7 @@ def _halftone(shape: tuple[int, ...], period: float, darkness: np.ndarray) -> np
 
 
 def _comic(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     smooth = saturate(_smooth(img, 2, u), 1.0 + 0.6 * min(s, 2.0))
     levels = int(draw.rng.integers(4, 6))
     poster = mix(cel_bands(smooth, levels), smooth, 0.15)

@@ -115,3 +115,8 @@ def back_to(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if img.shape[:2] == (h, w):
         return img
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+
+
+def brush_unit(img: np.ndarray) -> float:
+    """Brush unit in px: 1 at a 400 px short side (never below 0.35, so small photos keep a stroke)."""
+    return max(0.35, min(img.shape[:2]) / 400.0)

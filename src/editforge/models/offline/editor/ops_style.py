@@ -24,6 +24,7 @@ from editforge.models.offline.editor.ops_common import (
 )
 from editforge.models.offline.editor.ops_strokes import (
     back_to,
+    brush_unit,
     directional_blur,
     kuwahara,
     lic,
@@ -36,13 +37,9 @@ from editforge.models.offline.editor.ops_strokes import (
 WORK_SIDE = 800
 
 
-def _unit(img: np.ndarray) -> float:
-    """Brush unit in px: 1 at a 400 px short side."""
-    return max(0.35, min(img.shape[:2]) / 400.0)
-
 
 def _oil(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     radius = max(2, round(draw.uniform(3.0, 5.0) * u * max(s, 0.5)))
     paint = kuwahara(img, radius)
     paint = contrast(saturate(paint, 1.0 + 0.25 * min(s, 2.0)), 1.06)
@@ -54,7 +51,7 @@ def _oil(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
 
 
 def _watercolor(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     h, w = img.shape[:2]
     u8 = (clip01(img) * 255.0).astype(np.uint8)
     wash = cv2.edgePreservingFilter(u8, flags=cv2.RECURS_FILTER, sigma_s=40.0 * u, sigma_r=0.35)
@@ -73,7 +70,7 @@ def _watercolor(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Deta
 
 
 def _van_gogh(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     h, w = img.shape[:2]
     tangent, coherence = tangent_angle(img, 4.0 * u)
     # Flat areas (sky, walls) swirl along the contours of a slow noise field; edges keep their
@@ -104,7 +101,7 @@ def _van_gogh(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Detail
 
 
 def _impressionist(img: np.ndarray, draw: Draw, s: float) -> tuple[np.ndarray, Details]:
-    u = _unit(img)
+    u = brush_unit(img)
     h, w = img.shape[:2]
     base = kuwahara(blur(img, 0.8 * u), max(2, round(3 * u * max(s, 0.5))))
     # Broken colour: every dab gets its own small shift of hue and value.
