@@ -154,3 +154,26 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch):
     fsspec.filesystem("s3").clear_instance_cache()  # no client from an earlier test's server
     yield boto3.client("s3", endpoint_url=endpoint)
     server.stop()
+
+
+@pytest.fixture
+def editor_dispatcher():
+    """A dispatcher whose one role, an offline editor, runs on the executor a test gives it."""
+    from editforge.config import RetryPolicy
+    from editforge.engine.calls import Dispatcher
+    from editforge.models.prices import PriceTable
+    from editforge.records import ModelRef
+
+    def make(executor, local_timeout_s: float = 60.0) -> Dispatcher:  # noqa: ANN001 - any Executor
+        return Dispatcher(
+            executors={"editor": executor},
+            execution={"editor": "cpu"},
+            refs={"editor": ModelRef(provider="offline", model="classical-editor")},
+            limits={},
+            retries=RetryPolicy(max_tries=3, base_s=0.01, max_wait_s=0.05),
+            timeout_s=60.0,
+            local_timeout_s=local_timeout_s,
+            prices=PriceTable({}),
+        )
+
+    return make

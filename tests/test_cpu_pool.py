@@ -9,11 +9,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from editforge.config import RetryPolicy
 from editforge.engine.calls import Dispatcher
 from editforge.engine.cpu_pool import RestartingProcessPool
-from editforge.models.prices import PriceTable
-from editforge.records import ModelRef
 
 
 def _once(marker: str) -> bool:
@@ -36,28 +33,16 @@ def hang_once(value: int, marker: str) -> int:
     return value * 2
 
 
-def _dispatcher(pool: RestartingProcessPool, local_timeout_s: float = 60.0) -> Dispatcher:
-    return Dispatcher(
-        executors={"editor": pool},
-        execution={"editor": "cpu"},
-        refs={"editor": ModelRef(provider="offline", model="classical-editor")},
-        limits={},
-        retries=RetryPolicy(max_tries=3, base_s=0.01, max_wait_s=0.05),
-        timeout_s=60.0,
-        local_timeout_s=local_timeout_s,
-        prices=PriceTable({}),
-    )
-
 
 async def _calls(d: Dispatcher, fn, marker: str, n: int) -> list[int]:  # noqa: ANN001
     return await asyncio.gather(*(d.call("editor", f"t{i}", fn, i, marker) for i in range(n)))
 
 
-def test_a_dead_worker_is_replaced_and_every_call_it_held_retried(tmp_path: Path) -> None:
+def test_a_dead_worker_is_replaced_and_every_call_it_held_retried(tmp_path: Path, editor_dispatcher) -> None:
     lines: list[str] = []
     pool = RestartingProcessPool(lambda: ProcessPoolExecutor(2), lines.append)
     try:
-        d = _dispatcher(pool)
+        d = editor_dispatcher(pool)
         assert asyncio.run(_calls(d, die_once, str(tmp_path / "died"), 4)) == [0, 2, 4, 6]
         assert pool.restarts == 1 and d.transient_errors >= 1
         assert any("worker process died" in line for line in lines)
@@ -65,10 +50,10 @@ def test_a_dead_worker_is_replaced_and_every_call_it_held_retried(tmp_path: Path
         pool.shutdown()
 
 
-def test_a_hung_worker_is_killed_and_its_call_retried(tmp_path: Path) -> None:
+def test_a_hung_worker_is_killed_and_its_call_retried(tmp_path: Path, editor_dispatcher) -> None:
     pool = RestartingProcessPool(lambda: ProcessPoolExecutor(1))
     try:
-        d = _dispatcher(pool, local_timeout_s=1.0)
+        d = editor_dispatcher(pool, local_timeout_s=1.0)
         started = time.monotonic()
         assert asyncio.run(_calls(d, hang_once, str(tmp_path / "hung"), 2)) == [0, 2]
         assert time.monotonic() - started < 60  # not the 120 s the hung call would have taken

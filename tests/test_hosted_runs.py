@@ -227,10 +227,21 @@ def _cli_run(tmp_path: Path, photos: Path, provider: str, env: dict[str, str], *
     return done.returncode, done.stderr, time.monotonic() - started
 
 
-def test_no_connection_to_gemini_stops_at_once_naming_the_endpoint(tmp_path: Path, photo_dir: Path) -> None:
-    endpoint = f"http://127.0.0.1:{_closed_port()}"
-    code, err, took = _cli_run(
-        tmp_path, photo_dir, "gemini", {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": endpoint},
+@pytest.mark.parametrize(
+    "provider, endpoint, env",
+    [  # a closed local port (connection refused), and a host that never resolves (.invalid, RFC 2606)
+        ("gemini", "http://127.0.0.1:{closed_port}", {"GEMINI_API_KEY": KEY}),
+        ("openai", "http://editforge-no-such-host.invalid/v1", {"OPENAI_API_KEY": KEY}),
+    ],
+    ids=["gemini-refused", "openai-unresolvable"],
+)
+def test_no_connection_stops_at_once_naming_the_endpoint(
+    tmp_path: Path, photo_dir: Path, provider: str, endpoint: str, env: dict[str, str]
+) -> None:
+    endpoint = endpoint.format(closed_port=_closed_port() if "{closed_port}" in endpoint else "")
+    base_url = {"gemini": "GOOGLE_GEMINI_BASE_URL", "openai": "OPENAI_BASE_URL"}[provider]
+    code, err, _ = _cli_run(
+        tmp_path, photo_dir, provider, {**env, base_url: endpoint},
         retries={"max_tries": 6, "base_s": 0.5, "max_wait_s": 2.0},
     )  # fmt: skip
     assert code not in (0, 130), err
@@ -238,18 +249,6 @@ def test_no_connection_to_gemini_stops_at_once_naming_the_endpoint(tmp_path: Pat
     assert len(stopped) == 1 and f"cannot connect to {endpoint}" in stopped[0], err
     assert "rate limit" not in err and "deferred" not in err and "run the same command again" not in err, err
     assert KEY not in err
-
-
-def test_an_unresolvable_openai_host_stops_at_once_naming_the_endpoint(tmp_path: Path, photo_dir: Path) -> None:
-    endpoint = "http://editforge-no-such-host.invalid/v1"  # .invalid never resolves (RFC 2606)
-    code, err, _ = _cli_run(
-        tmp_path, photo_dir, "openai", {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": endpoint},
-        retries={"max_tries": 6, "base_s": 0.5, "max_wait_s": 2.0},
-    )  # fmt: skip
-    assert code not in (0, 130), err
-    stopped = [line for line in err.splitlines() if line.startswith("stopped:")]
-    assert len(stopped) == 1 and f"cannot connect to {endpoint}" in stopped[0], err
-    assert "rate limit" not in err and "deferred" not in err and "run the same command again" not in err, err
 
 
 def test_a_rejected_key_says_so_and_not_to_resume(tmp_path: Path, photo_dir: Path, gemini: FakeGemini) -> None:

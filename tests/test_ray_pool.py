@@ -15,12 +15,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from editforge.config import RayPool, RetryPolicy, Roles, RoleSpec  # noqa: E402
-from editforge.engine.calls import Dispatcher  # noqa: E402
+from editforge.config import RayPool, Roles, RoleSpec  # noqa: E402
 from editforge.engine.ray_pool import ActorPoolExecutor, WorkerInit  # noqa: E402
 from editforge.models.base import FatalModelError, TransientModelError  # noqa: E402
-from editforge.models.prices import PriceTable  # noqa: E402
-from editforge.records import ModelRef  # noqa: E402
 
 
 def _pool(tmp_path: Path, resubmits: int = 3, idle_s: float = 60.0, **spec) -> ActorPoolExecutor:
@@ -108,24 +105,14 @@ def _hang_once(value: int, marker: str) -> int:  # sent by value: the actors can
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def _dispatcher(pool: ActorPoolExecutor, local_timeout_s: float) -> Dispatcher:
-    return Dispatcher(
-        executors={"editor": pool},
-        execution={"editor": "cpu"},
-        refs={"editor": ModelRef(provider="offline", model="classical-editor")},
-        limits={},
-        retries=RetryPolicy(max_tries=3, base_s=0.01, max_wait_s=0.05),
-        timeout_s=60.0,
-        local_timeout_s=local_timeout_s,
-        prices=PriceTable({}),
-    )
 
-
-def test_a_hung_call_gets_its_actor_replaced_so_the_pools_capacity_comes_back(ray_cluster, tmp_path: Path) -> None:
+def test_a_hung_call_gets_its_actor_replaced_so_the_pools_capacity_comes_back(
+    ray_cluster, tmp_path: Path, editor_dispatcher
+) -> None:
     pool = _pool(tmp_path, min_actors=1, max_actors=1)
     try:
         hung_pid = pool.pids()[0]
-        d = _dispatcher(pool, local_timeout_s=2.0)
+        d = editor_dispatcher(pool, local_timeout_s=2.0)
         marker = str(tmp_path / "hung")
 
         async def calls() -> list[int]:
@@ -140,11 +127,13 @@ def test_a_hung_call_gets_its_actor_replaced_so_the_pools_capacity_comes_back(ra
         pool.shutdown()
 
 
-def test_the_timeout_counts_a_calls_own_running_time_not_its_wait_for_a_slot(ray_cluster, tmp_path: Path) -> None:
+def test_the_timeout_counts_a_calls_own_running_time_not_its_wait_for_a_slot(
+    ray_cluster, tmp_path: Path, editor_dispatcher
+) -> None:
     pool = _pool(tmp_path, min_actors=1, max_actors=1)
     try:
         pool.pids()  # started: the clock must not count the actor's start either
-        d = _dispatcher(pool, local_timeout_s=1.5)
+        d = editor_dispatcher(pool, local_timeout_s=1.5)
 
         async def calls() -> list[None]:
             return await asyncio.gather(*(d.call("editor", f"t{i}", time.sleep, 0.6) for i in range(4)))
