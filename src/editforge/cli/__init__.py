@@ -6,10 +6,14 @@ One module per group of commands; importing them registers them on the shared ty
 import os
 import sys
 
-import typer
-from rich.markup import escape
+from editforge.engine.interrupt import watch_early_presses
 
-from editforge.cli.app import app, console
+watch_early_presses()  # before the heavy imports: a Ctrl-C from here on is never lost
+
+import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
+
+from editforge.cli.app import app, console  # noqa: E402
 
 # isort: off
 from editforge.cli import runs, single, inspect, calibrate, imports  # noqa: E402, F401 - registers the commands, in help order

@@ -21,6 +21,23 @@ from types import FrameType
 from typing import Any
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
+_early_presses = 0  # Ctrl-C presses before a run took SIGINT over (see watch_early_presses)
+
+
+def watch_early_presses() -> None:
+    """Count a Ctrl-C pressed while the program is still starting, then raise as Python would.
+
+    Python can swallow that KeyboardInterrupt ("Exception ignored in …" when it lands inside a C
+    callback or a finaliser), and the run would then go on as if nothing was pressed. The count
+    survives: a run that starts after a press stops at once, gently, as after a first Ctrl-C."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _count_early)
+
+
+def _count_early(signum: int, frame: FrameType | None) -> None:
+    global _early_presses
+    _early_presses += 1
+    raise KeyboardInterrupt
 
 
 class Interrupts:
@@ -47,6 +64,9 @@ class Interrupts:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
+        if _early_presses:  # pressed during start-up and swallowed there: the run stops as it begins
+            self.count = 1
+            self.on_first()
         return self
 
     def __exit__(self, *exc: object) -> None:
